@@ -1,0 +1,56 @@
+"""Audio files in and out: mono float32 arrays, resampled with scipy's polyphase filter."""
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+
+class AudioError(ValueError):
+    """A file that cannot be used as audio input; the message names the file and the problem."""
+
+
+def resample(wave: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Resample along the last axis with a polyphase filter (exact rational ratio)."""
+    if from_rate == to_rate:
+        return wave
+    g = gcd(int(from_rate), int(to_rate))
+    return resample_poly(wave, to_rate // g, from_rate // g, axis=-1).astype(wave.dtype, copy=False)
+
+
+def read_audio(path, sample_rate: int | None = None, channel: int | None = None) -> tuple[np.ndarray, int]:
+    """Read `path` as a mono float32 array, resampled to `sample_rate` when given.
+
+    Multi-channel files need `channel` (0-based); unreadable, empty or non-finite files raise AudioError.
+    Returns (wave, rate) with rate = `sample_rate` or the file's own rate.
+    """
+    path = Path(path)
+    try:
+        wave, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioError(f"{path}: cannot read as audio ({err})") from err
+    if wave.shape[0] == 0:
+        raise AudioError(f"{path}: the file holds no samples")
+    if wave.shape[1] > 1:
+        if channel is None:
+            raise AudioError(f"{path}: {wave.shape[1]} channels; choose one with channel=0..{wave.shape[1] - 1}")
+        if not 0 <= channel < wave.shape[1]:
+            raise AudioError(f"{path}: channel {channel} requested, but the file has {wave.shape[1]} channels")
+        wave = wave[:, channel]
+    else:
+        wave = wave[:, 0]
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: contains NaN or infinite samples")
+    wave = np.ascontiguousarray(wave)
+    if sample_rate is not None:
+        wave, rate = resample(wave, rate, sample_rate), sample_rate
+    return wave, rate
+
+
+def write_audio(path, wave: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """Write a mono (samples,) or multi-channel (channels, samples) array; creates parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wave = np.asarray(wave, dtype=np.float32)
+    sf.write(path, wave.T if wave.ndim == 2 else wave, sample_rate, subtype=subtype)
