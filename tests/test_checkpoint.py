@@ -1,0 +1,79 @@
+"""The .dnn checkpoint directory: round trip, atomic saves, and clear errors on missing files."""
+import multiprocessing
+import os
+
+import pytest
+import torch
+
+from speechkit import checkpoint
+from speechkit.checkpoint import CheckpointError
+
+
+def save(dnn_dir, value: float, epoch: int):
+    model = torch.nn.Linear(3, 2)
+    torch.nn.init.constant_(model.weight, value)
+    optimizer = torch.optim.Adam(model.parameters())
+    checkpoint.save_checkpoint(dnn_dir, weights=model.state_dict(), optim=optimizer.state_dict(),
+                               trainer_state={"schedule": {}}, config={"train": {"epochs": 3}},
+                               info={"epoch": epoch, "step": 10 * epoch, "best_valid": 0.5})
+    return model
+
+
+def test_round_trip(tmp_path):
+    model = save(tmp_path / "m.dnn", 0.25, epoch=2)
+    state = checkpoint.load_training_state(tmp_path / "m.dnn")
+    assert torch.equal(state["weights"]["weight"], model.weight.detach())
+    assert state["info"]["epoch"] == 2 and state["info"]["versions"]["torch"] == torch.__version__
+    assert state["config"] == {"train": {"epochs": 3}}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.dnn"]  # no temporary leftovers
+
+
+def _save_forever(dnn_dir):
+    value = 1.0
+    while True:
+        save(dnn_dir, value, epoch=int(value))
+        value += 1
+
+
+def test_killed_write_leaves_a_loadable_checkpoint(tmp_path):
+    dnn_dir = tmp_path / "m.dnn"
+    save(dnn_dir, 0.5, epoch=1)
+    for delay in (0.05, 0.11, 0.23):
+        writer = multiprocessing.get_context("fork").Process(target=_save_forever, args=(dnn_dir,))
+        writer.start()
+        writer.join(delay)
+        os.kill(writer.pid, 9)
+        writer.join()
+        state = checkpoint.load_training_state(dnn_dir)
+        # whatever moment it died at, the weights and the info belong to the same save
+        assert state["weights"]["weight"].flatten()[0].item() == float(state["info"]["epoch"]) or \
+            state["info"]["epoch"] == 1
+
+
+def test_interrupted_swap_is_recovered(tmp_path):
+    dnn_dir = tmp_path / "m.dnn"
+    save(dnn_dir, 0.5, epoch=1)
+    os.replace(dnn_dir, tmp_path / "m.dnn.old")  # a crash between the two renames of a save
+    assert checkpoint.load_training_state(dnn_dir)["info"]["epoch"] == 1
+
+
+def test_missing_or_incomplete_checkpoint_is_an_error(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        checkpoint.load_weights(tmp_path / "absent.dnn")
+    dnn_dir = tmp_path / "m.dnn"
+    save(dnn_dir, 0.5, epoch=1)
+    (dnn_dir / "latest_optim.pyt").unlink()
+    with pytest.raises(CheckpointError, match="missing latest_optim.pyt"):
+        checkpoint.load_training_state(dnn_dir)
+    assert not checkpoint.can_resume(dnn_dir)
+    (dnn_dir / "latest_weights.pyt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match="cannot load .*latest_weights.pyt"):
+        checkpoint.load_weights(dnn_dir)
+
+
+def test_files_others_put_in_the_directory_survive_a_save(tmp_path):
+    dnn_dir = tmp_path / "m.dnn"
+    save(dnn_dir, 0.5, epoch=1)
+    (dnn_dir / "notes.txt").write_text("keep me")
+    save(dnn_dir, 0.7, epoch=2)
+    assert (dnn_dir / "notes.txt").read_text() == "keep me"
