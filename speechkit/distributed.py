@@ -1,0 +1,56 @@
+"""torchrun support: one process per device, DistributedDataParallel, gloo on CPU and nccl on GPU."""
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Process:
+    """Where this training process runs: its rank among `world_size` and its device."""
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def start(device: str = "auto") -> Process:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1); pick this process's device."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "auto":
+        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Process(rank, world_size, device)
+
+
+def stop() -> None:
+    """Leave the process group (if any) so torchrun exits cleanly."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def sum_across(values: list[float], process: Process) -> list[float]:
+    """Element-wise sum of a few numbers over all processes (a no-op in a single process)."""
+    if process.world_size == 1:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=process.device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def broadcast_flag(flag: bool, process: Process) -> bool:
+    """Rank 0's decision, shared with every process (e.g. early stopping)."""
+    if process.world_size == 1:
+        return flag
+    tensor = torch.tensor([float(flag)], device=process.device)
+    dist.broadcast(tensor, src=0)
+    return bool(tensor.item())

@@ -1,0 +1,222 @@
+"""One training loop for both models: seeded, deterministic, resumable, and the same under torchrun.
+
+A model contributes a `Task` (datasets, collate function, per-item loss); the loop does the rest:
+length-bucketed batches, gradient accumulation and clipping, the learning-rate schedule, validation
+after every epoch, early stopping, and a `.dnn` checkpoint after every epoch. An interrupted run
+started again with the same config resumes after the last finished epoch and ends with the same
+weights as an uninterrupted run (on CPU), because every epoch's randomness derives from (seed, epoch).
+"""
+import os
+
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before CUDA starts: deterministic cuBLAS
+
+import contextlib
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from . import checkpoint, distributed
+from .optim import LRSchedule, OptimConfig, make_optimizer
+from .sampler import LengthBucketSampler
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 16
+    accumulate_batches: int = 1  # optimizer step every N batches
+    accumulate: Literal["sum", "mean"] = "mean"  # "sum" adds the N batch losses (the AWSSDR authors' way)
+    early_stop_patience: int | None = None  # epochs without validation improvement before stopping
+    seed: int = 0
+    deterministic: bool = True
+    device: str = "auto"  # "auto" = this process's GPU if there is one, else "cpu"
+    num_workers: int = 0
+    resume: bool = True  # continue from the checkpoint's last finished epoch when it exists
+    progress: bool = True
+
+
+@dataclass
+class Task:
+    """What a model brings to the loop. `loss(model, batch, device)` returns one loss per batch item."""
+    train_set: Dataset
+    valid_set: Dataset
+    train_lengths: list[int]
+    valid_lengths: list[int]
+    collate: Callable
+    loss: Callable[[torch.nn.Module, object, torch.device], torch.Tensor]
+
+
+def prepare(cfg: TrainConfig) -> distributed.Process:
+    """Join torchrun's process group if any, pick the device, and seed everything; call before building
+    the model so its initial weights come from the seed."""
+    process = distributed.start(cfg.device)
+    torch.use_deterministic_algorithms(cfg.deterministic)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = cfg.deterministic
+    _seed(cfg.seed)
+    return process
+
+
+def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimConfig, dnn_dir,
+        config: dict, process: distributed.Process) -> dict:
+    """Train `model` and keep `dnn_dir` up to date after every epoch; returns the checkpoint info."""
+    dnn_dir = Path(dnn_dir)
+    model.to(process.device)
+    optimizer = make_optimizer(model.parameters(), optim_cfg)
+    schedule = LRSchedule(optimizer, optim_cfg)
+    info = {"epoch": 0, "step": 0, "best_valid": None, "best_epoch": None, "stopped": None, "history": []}
+    if cfg.resume and checkpoint.can_resume(dnn_dir):
+        info = _resume(dnn_dir, model, optimizer, schedule, config, process)
+    if info["stopped"]:
+        _say(process, f"{dnn_dir}: training already finished ({info['stopped']}); nothing to do")
+        return info
+    # a model whose variant leaves some parameters unused (kept for checkpoint compatibility) says so
+    unused = getattr(model, "has_unused_parameters", False)
+    wrapped = DistributedDataParallel(model, find_unused_parameters=unused) if process.world_size > 1 else model
+    train_sampler = LengthBucketSampler(task.train_lengths, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                        rank=process.rank, world_size=process.world_size, pad=True)
+    valid_sampler = LengthBucketSampler(task.valid_lengths, cfg.batch_size, shuffle=False,
+                                        rank=process.rank, world_size=process.world_size, pad=False)
+    for epoch in range(info["epoch"] + 1, cfg.epochs + 1):
+        _seed(cfg.seed, epoch, process.rank)
+        for part in (train_sampler, task.train_set):
+            if hasattr(part, "set_epoch"):
+                part.set_epoch(epoch)
+        start = time.time()
+        train_loss, info["step"] = _train_epoch(wrapped, model, task, train_sampler, optimizer, cfg, optim_cfg,
+                                                process, epoch, info["step"])
+        valid_score = evaluate(model, task.loss, task.valid_set, valid_sampler, task.collate, cfg, process)
+        schedule.step(epoch, valid_score)
+        improved = info["best_valid"] is None or valid_score < info["best_valid"]
+        if improved:
+            info["best_valid"], info["best_epoch"] = valid_score, epoch
+        info["epoch"] = epoch
+        info["history"].append({"epoch": epoch, "train_loss": train_loss, "valid_score": valid_score,
+                                "lr": schedule.lr})
+        info["stopped"] = _stop_reason(info, cfg)
+        _say(process, f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.5f}, valid {valid_score:.5f}"
+                      f"{' (best)' if improved else ''}, lr {schedule.lr:.2e}, {time.time() - start:.1f} s")
+        if process.is_main:
+            checkpoint.save_checkpoint(
+                dnn_dir, weights=model.state_dict(), optim=optimizer.state_dict(),
+                trainer_state={"schedule": schedule.state_dict()}, config=config, info=info,
+                best_weights=model.state_dict() if improved else None)
+        if info["stopped"]:
+            _say(process, f"stopping: {info['stopped']}")
+            break
+    return info
+
+
+@torch.no_grad()
+def evaluate(model, loss_fn, dataset, sampler, collate, cfg: TrainConfig, process) -> float:
+    """Mean per-item loss over `dataset`, summed over every process's share."""
+    model.eval()
+    total, count = 0.0, 0
+    for batch in _loader(dataset, sampler, collate, cfg):
+        losses = loss_fn(model, batch, process.device)
+        total, count = total + losses.sum().item(), count + losses.numel()
+    total, count = distributed.sum_across([total, count], process)
+    return total / count
+
+
+def _train_epoch(wrapped, model, task, sampler, optimizer, cfg, optim_cfg, process, epoch, step):
+    model.train()
+    loader = _loader(task.train_set, sampler, task.collate, cfg)
+    bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, dynamic_ncols=True,
+               disable=not (cfg.progress and process.is_main))
+    total, count = 0.0, 0
+    optimizer.zero_grad(set_to_none=True)
+    for i, batch in enumerate(bar, start=1):
+        last_of_group = i % cfg.accumulate_batches == 0 or i == len(loader)
+        with _maybe_no_sync(wrapped, sync=last_of_group):
+            losses = task.loss(wrapped, batch, process.device)
+            loss = losses.mean()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss at epoch {epoch}, batch {i}: {loss.item()}")
+            (loss if cfg.accumulate == "sum" else loss / cfg.accumulate_batches).backward()
+        if last_of_group:
+            if optim_cfg.grad_clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+        total, count = total + losses.detach().sum().item(), count + losses.numel()
+        bar.set_postfix(loss=f"{total / count:.4f}")
+    total, count = distributed.sum_across([total, count], process)
+    return total / count, step
+
+
+def _loader(dataset, sampler, collate, cfg: TrainConfig) -> DataLoader:
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=cfg.num_workers,
+                      worker_init_fn=_seed_worker if cfg.num_workers else None)
+
+
+def _resume(dnn_dir, model, optimizer, schedule, config, process) -> dict:
+    state = checkpoint.load_training_state(dnn_dir)
+    changed = _changed_keys(state["config"], config)
+    if changed - {"train.epochs", "train.resume", "train.progress", "train.num_workers", "train.device"}:
+        raise checkpoint.CheckpointError(
+            f"{dnn_dir} was trained with a different config ({', '.join(sorted(changed))} differ); "
+            "use another checkpoint name, or --set train.resume=false to start over")
+    model.load_state_dict(state["weights"])
+    optimizer.load_state_dict(state["optim"])
+    schedule.load_state_dict(state["trainer_state"]["schedule"])
+    info = {k: v for k, v in state["info"].items() if k != "versions"}
+    if info["stopped"] == "last epoch reached" and config["train"]["epochs"] > info["epoch"]:
+        info["stopped"] = None  # more epochs were asked for
+    _say(process, f"resuming {dnn_dir} after epoch {info['epoch']}")
+    return info
+
+
+def _stop_reason(info: dict, cfg: TrainConfig) -> str | None:
+    if cfg.early_stop_patience is not None and info["epoch"] - info["best_epoch"] >= cfg.early_stop_patience:
+        return f"no validation improvement for {cfg.early_stop_patience} epochs"
+    if info["epoch"] >= cfg.epochs:
+        return "last epoch reached"
+    return None
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> set[str]:
+    keys = set(old) | set(new)
+    changed = set()
+    for key in keys:
+        a, b, name = old.get(key), new.get(key), f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed |= _changed_keys(a, b, name + ".")
+        elif a != b:
+            changed.add(name)
+    return changed
+
+
+def _maybe_no_sync(wrapped, sync: bool):
+    if sync or not isinstance(wrapped, DistributedDataParallel):
+        return contextlib.nullcontext()
+    return wrapped.no_sync()
+
+
+def _seed(seed: int, *more: int) -> None:
+    """Seed every generator with `seed`, or with a seed derived from (seed, *more) when more is given."""
+    if more:
+        seed = int(np.random.SeedSequence([seed, *more]).generate_state(1)[0])
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def _say(process, message: str) -> None:
+    if process.is_main:
+        tqdm.write(message)

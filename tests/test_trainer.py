@@ -1,0 +1,84 @@
+"""The shared training loop: determinism, resume after interruption, and torchrun with gloo."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from speechkit import checkpoint
+from tests import tiny_task
+
+
+def weights(dnn_dir, which="latest"):
+    return checkpoint.load_weights(dnn_dir, which)
+
+
+def assert_same(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_training_writes_a_checkpoint_and_lowers_the_loss(tmp_path):
+    info = tiny_task.train(tmp_path / "run.dnn", epochs=6)["info"]
+    assert info["epoch"] == 6 and info["stopped"] == "last epoch reached"
+    losses = [h["train_loss"] for h in info["history"]]
+    assert losses[-1] < losses[0]
+    assert checkpoint.can_resume(tmp_path / "run.dnn")
+    # lr decays by gamma 0.95 per epoch after epoch 2
+    assert info["history"][-1]["lr"] == pytest.approx(1e-2 * 0.95 ** 4)
+
+
+def test_same_seed_gives_identical_checkpoint(tmp_path):
+    tiny_task.train(tmp_path / "a.dnn")
+    tiny_task.train(tmp_path / "b.dnn")
+    for name in ("latest_weights.pyt", "latest_optim.pyt", "checkpoint.json"):
+        assert (tmp_path / "a.dnn" / name).read_bytes() == (tmp_path / "b.dnn" / name).read_bytes(), name
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypatch):
+    uninterrupted = tiny_task.train(tmp_path / "full.dnn")["model"].state_dict()
+    calls = {"n": 0}
+    real_loss = tiny_task.loss
+
+    def interrupting_loss(model, batch, device):
+        calls["n"] += 1
+        if calls["n"] == 30:  # in the middle of epoch 3 (10 train + 3 valid batches per epoch)
+            raise KeyboardInterrupt
+        return real_loss(model, batch, device)
+
+    monkeypatch.setattr(tiny_task, "loss", interrupting_loss)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_task.train(tmp_path / "resumed.dnn")
+    info = checkpoint.load_training_state(tmp_path / "resumed.dnn")["info"]
+    assert info["epoch"] == 2
+    monkeypatch.setattr(tiny_task, "loss", real_loss)
+    resumed = tiny_task.train(tmp_path / "resumed.dnn")
+    assert resumed["info"]["epoch"] == 4
+    assert_same(uninterrupted, resumed["model"].state_dict())
+
+
+def test_resume_refuses_a_checkpoint_trained_with_another_config(tmp_path):
+    tiny_task.train(tmp_path / "run.dnn", epochs=1)
+    with pytest.raises(checkpoint.CheckpointError, match="train.batch_size|different config"):
+        tiny_task.train(tmp_path / "run.dnn", epochs=2, accumulate_batches=1)
+
+
+def test_early_stopping_stops_and_keeps_best_weights(tmp_path):
+    info = tiny_task.train(tmp_path / "run.dnn", epochs=30, early_stop_patience=1)["info"]
+    assert info["stopped"].startswith("no validation improvement")
+    assert info["epoch"] == info["best_epoch"] + 1
+    assert (tmp_path / "run.dnn" / "best_weights.pyt").is_file()
+
+
+def test_two_process_torchrun_with_gloo_writes_a_checkpoint(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+         str(repo / "tests" / "tiny_task.py"), str(tmp_path / "ddp.dnn")],
+        capture_output=True, text=True, timeout=300, cwd=repo)
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = checkpoint.load_training_state(tmp_path / "ddp.dnn")["info"]
+    assert info["epoch"] == 4
+    assert "epoch 4/4" in result.stdout + result.stderr
