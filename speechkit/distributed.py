@@ -46,11 +46,3 @@ def sum_across(values: list[float], process: Process) -> list[float]:
     dist.all_reduce(tensor)
     return tensor.tolist()
 
-
-def broadcast_flag(flag: bool, process: Process) -> bool:
-    """Rank 0's decision, shared with every process (e.g. early stopping)."""
-    if process.world_size == 1:
-        return flag
-    tensor = torch.tensor([float(flag)], device=process.device)
-    dist.broadcast(tensor, src=0)
-    return bool(tensor.item())
