@@ -1,0 +1,112 @@
+"""AWSSDR network: attentive pooling of spectral decay rates, then an MLP mapping the pooled vector to T60.
+
+Layer names and indices match the official checkpoints (`est_weight.*`, `estRT.*`, `step`), so the
+released weights load with strict=True.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+
+POOLINGS = ("attentive", "mean")
+
+
+class AttentivePooling(nn.Sequential):
+    """Weight-estimation conv net over time with a softmax over time per band; pools SDRs by those weights.
+
+    Three per-band (grouped) convolutions widen each band to 8 channels, three full convolutions mix the
+    bands back down to one logit per band and frame. Being a Sequential keeps the checkpoint's layer indices.
+    """
+
+    def __init__(self, n_mels: int = 40, kernel_size: int = 11):
+        widths = [n_mels, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_mels]
+        groups = [n_mels, n_mels, n_mels, 1, 1, 1]
+        convs = [nn.Conv1d(widths[i], widths[i + 1], kernel_size, padding=kernel_size // 2, groups=g)
+                 for i, g in enumerate(groups)]
+        hidden = [layer for conv in convs[:-1] for layer in (conv, nn.LeakyReLU(0.01))]
+        super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
+
+    def forward(self, sdr: torch.Tensor, mask: torch.Tensor | None = None):
+        # sdr: (batch, frames, n_mels), mask: (batch, frames) -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
+        x = sdr.transpose(1, 2)
+        weight = super().forward(x) if mask is None else self[-1](self._masked_logits(x, mask.unsqueeze(1)))
+        weight = weight.transpose(1, 2)
+        return weight, (weight * sdr).sum(dim=1)
+
+    def _masked_logits(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Zeroes padded frames before every layer, as a conv's own zero padding, then sets their logits to -inf."""
+        # x: (batch, n_mels, frames), valid: (batch, 1, frames) -> (batch, n_mels, frames)
+        for layer in list(self)[:-1]:
+            x = layer(x.masked_fill(~valid, 0.0))
+        return x.masked_fill(~valid, float("-inf"))
+
+
+class MeanPooling(nn.Module):
+    """Equal weights over the valid frames: the ablation baseline for attentive pooling."""
+
+    def forward(self, sdr: torch.Tensor, mask: torch.Tensor | None = None):
+        # sdr: (batch, frames, n_mels), mask: (batch, frames) -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
+        valid = torch.ones_like(sdr[..., 0]) if mask is None else mask.to(sdr.dtype)
+        weight = (valid / valid.sum(dim=1, keepdim=True)).unsqueeze(2).expand_as(sdr)
+        return weight, (weight * sdr).sum(dim=1)
+
+
+class T60Mapping(nn.Sequential):
+    """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation."""
+
+    def __init__(self, n_mels: int = 40, hidden: int = 512):
+        super().__init__(nn.Linear(n_mels, hidden), nn.LeakyReLU(0.01),
+                         nn.Linear(hidden, hidden), nn.LeakyReLU(0.01),
+                         nn.Linear(hidden, 1))
+
+
+class AWSSDR(nn.Module):
+    """Blind T60 estimator: pools SDRs over time (attentive or mean) and maps the pooled vector to seconds.
+
+    mask_padding=False (default, as the authors) ignores the mask, so zero-padded frames enter the softmax
+    and the convolutions; True gives them exactly zero weight, making each estimate independent of its batch.
+    """
+
+    def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
+                 mask_padding: bool = False):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
+        self.n_mels = n_mels
+        self.mask_padding = mask_padding
+        # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
+        self.register_buffer("step", torch.zeros(1, dtype=torch.long))
+        # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
+        self.est_weight = AttentivePooling(n_mels, kernel_size) if pooling == "attentive" else MeanPooling()
+        self.estRT = T60Mapping(n_mels, hidden)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-normal conv and linear weights, zero biases (the authors' initialisation)."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv1d, nn.Linear)):
+                nn.init.kaiming_normal_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def forward(self, sdr: torch.Tensor, mask: torch.Tensor | None = None):
+        # sdr: (batch, frames, n_mels), mask: (batch, frames) bool
+        # -> t60_s: (batch, 1), weight: (batch, frames, n_mels), stat: (batch, n_mels)
+        if sdr.ndim != 3 or sdr.shape[2] != self.n_mels:
+            raise ValueError(f"expected SDRs of shape (batch, frames, {self.n_mels}), got {tuple(sdr.shape)}; "
+                             "a (n_mels, frames) matrix needs .T[None]")
+        if mask is not None and not mask.any(dim=1).all():
+            raise ValueError("mask has a batch item with no valid frame")
+        weight, stat = self.est_weight(sdr, mask if self.mask_padding else None)
+        return self.estRT(stat), weight, stat
+
+
+def pad_sdr_batch(sdrs) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pads (n_mels, frames) SDR matrices into a model input (batch, max_frames, n_mels).
+
+    Also returns the (batch, max_frames) bool mask of valid frames.
+    """
+    frames_first = [torch.as_tensor(sdr).T for sdr in sdrs]
+    batch = pad_sequence(frames_first, batch_first=True)
+    lengths = torch.tensor([len(sdr) for sdr in frames_first], device=batch.device)
+    return batch, torch.arange(batch.shape[1], device=batch.device) < lengths.unsqueeze(1)
