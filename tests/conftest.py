@@ -13,3 +13,18 @@ def reference_dir() -> Path:
     if not REFERENCE_DIR.is_dir():
         pytest.skip(f"reference material not found at {REFERENCE_DIR} (only present on the project's machines)")
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """The default corpus at tiny scale (seed 0, two workers), made once per test session."""
+    from speechkit.corpus import make_default_corpus
+    from speechkit.corpus.synthesis import require_engines, SynthesisError
+
+    try:
+        require_engines()
+    except SynthesisError as err:
+        pytest.skip(f"speech synthesis engines missing: {err}")
+    out_dir = tmp_path_factory.mktemp("corpus") / "seed0_workers2"
+    make_default_corpus(out_dir, scale="tiny", seed=0, workers=2)
+    return out_dir

@@ -1,0 +1,38 @@
+"""Additive noise for the T60 corpus: coloured (white / pink / brown) and babble, mixed at a power SNR."""
+import numpy as np
+
+# Power spectral density ~ 1 / f**exponent.
+COLOUR_EXPONENTS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+NOISE_TYPES = (*COLOUR_EXPONENTS, "babble")
+BABBLE_TALKERS = (4, 8)
+
+
+def coloured_noise(num_samples: int, colour: str, rng: np.random.Generator, sample_rate: int = 16000,
+                   floor_hz: float = 20.0) -> np.ndarray:
+    """Unit-RMS Gaussian noise with a 1/f**exponent power spectrum ('white', 'pink' or 'brown').
+
+    The slope stops at `floor_hz` (flat below, zero at DC) so brown noise is not an inaudible drift.
+    """
+    spectrum = np.fft.rfft(rng.standard_normal(num_samples))
+    freqs_hz = np.maximum(np.fft.rfftfreq(num_samples, 1 / sample_rate), floor_hz)
+    spectrum *= freqs_hz ** (-COLOUR_EXPONENTS[colour] / 2)
+    spectrum[0] = 0
+    noise = np.fft.irfft(spectrum, num_samples)
+    return (noise / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def babble(talkers: list[np.ndarray], num_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Sum of `talkers` (each looped from a random offset to `num_samples`, unit RMS, +-3 dB), unit RMS."""
+    total = np.zeros(num_samples)
+    for talker in talkers:
+        looped = np.roll(np.resize(talker, num_samples), rng.integers(num_samples))
+        gain = 10 ** (rng.uniform(-3, 3) / 20)
+        total += gain * looped / np.sqrt(np.mean(talker**2))
+    return (total / np.sqrt(np.mean(total**2))).astype(np.float32)
+
+
+def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """`signal` plus `noise` scaled so that whole-signal power SNR is `snr_db`."""
+    signal_power, noise_power = np.mean(signal**2), np.mean(noise**2)
+    gain = np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10)))
+    return (signal + gain * noise).astype(np.float32)

@@ -1,0 +1,157 @@
+"""The built-in default corpus: sentence grammar, T60 measurement, noise, and tiny generated corpora."""
+import csv
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechkit.audio import read_audio
+from speechkit.corpus import (SynthesisError, T60MeasurementError, coloured_noise, make_default_corpus,
+                              measure_t60, mix_at_snr, random_sentence, require_engines)
+from speechkit.corpus.default_corpus import MIXTURE_SPLITS, SPLITS
+
+MISSING_ENGINES = [name for name in ("espeak-ng", "flite", "festival") if shutil.which(name) is None]
+needs_tts = pytest.mark.skipif(bool(MISSING_ENGINES), reason=f"TTS engines not installed: {MISSING_ENGINES}")
+COLUMNS = {
+    "speech": ["path", "voice", "engine", "text", "duration_s"],
+    "rirs": ["path", "room", "length_m", "width_m", "height_m", "absorption", "source_x_m", "source_y_m",
+             "source_z_m", "mic_x_m", "mic_y_m", "mic_z_m", "t60_target_s", "t60_s"],
+    "t60": ["path", "t60_s", "snr_db", "noise", "voice", "room", "duration_s"],
+}
+PCM_STEP = 1 / 32768
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_corpus) -> Path:
+    return tiny_corpus
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def manifest(root: Path, folder: str, split: str) -> list[dict]:
+    """The raw rows of a manifest as written (paths as stored, relative)."""
+    name = MIXTURE_SPLITS[split] if folder == "lrs2mix" else split
+    with open(root / folder / f"{name}.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_sentences_are_varied_and_reproducible():
+    sentences = [random_sentence(np.random.default_rng([7, i])) for i in range(300)]
+    assert len(set(sentences)) >= 290
+    assert len({s.split()[0] for s in sentences}) >= 20
+    assert all(s[0].isupper() and s[-1] in ".?" and 4 <= len(s.split()) <= 12 for s in sentences)
+    assert sentences[:5] == [random_sentence(np.random.default_rng([7, i])) for i in range(5)]
+
+
+def test_measure_t60_recovers_an_exponential_decay():
+    sample_rate, t60_s = 16000, 0.6
+    time_s = np.arange(int(1.5 * sample_rate)) / sample_rate
+    rir = np.random.default_rng(0).standard_normal(time_s.size) * 10 ** (-3 * time_s / t60_s)
+    assert measure_t60(rir, sample_rate) == pytest.approx(t60_s, rel=0.05)
+
+
+@pytest.mark.parametrize("rir", [np.random.default_rng(0).standard_normal(4000), np.ones(4000), np.zeros(4000)],
+                         ids=["stationary noise", "constant", "silent"])
+def test_measure_t60_rejects_impulse_responses_that_do_not_decay(rir):
+    with pytest.raises(T60MeasurementError):
+        measure_t60(rir, 16000)
+
+
+def test_mix_at_snr_reaches_the_requested_power_ratio():
+    rng = np.random.default_rng(0)
+    speech, noise = rng.standard_normal(16000), coloured_noise(16000, "pink", rng)
+    mixed = mix_at_snr(speech, noise, 10.0)
+    assert 10 * np.log10(np.mean(speech**2) / np.mean((mixed - speech) ** 2)) == pytest.approx(10.0, abs=1e-3)
+
+
+def test_brown_noise_is_darker_than_pink_than_white():
+    rng = np.random.default_rng(0)
+    low_share = {}
+    for colour in ("white", "pink", "brown"):
+        power = np.abs(np.fft.rfft(coloured_noise(32000, colour, rng))) ** 2
+        low_share[colour] = power[: power.size // 8].sum() / power.sum()  # below 1 kHz
+    assert low_share["white"] < low_share["pink"] < low_share["brown"]
+
+
+def test_missing_engine_names_the_apt_packages(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "flite" else f"/usr/bin/{name}")
+    with pytest.raises(SynthesisError, match="apt-get install .*flite"):
+        require_engines()
+
+
+@needs_tts
+def test_tiny_corpus_has_the_documented_layout(tiny):
+    assert (tiny / "corpus.json").is_file()
+    for folder, columns in COLUMNS.items():
+        for split in SPLITS:
+            rows = manifest(tiny, folder, split)
+            assert rows and list(rows[0]) == columns
+            for row in rows:
+                assert not Path(row["path"]).is_absolute() and (tiny / folder / row["path"]).is_file()
+    for split in SPLITS:
+        for row in manifest(tiny, "speech", split):
+            wave, rate = read_audio(tiny / "speech" / row["path"])
+            assert rate == 16000 and 1.5 <= len(wave) / rate <= 6.0
+            assert float(row["duration_s"]) == pytest.approx(len(wave) / rate, abs=1e-4)
+
+
+@needs_tts
+def test_tiny_t60_examples_are_labelled_with_the_measured_t60(tiny):
+    for split in SPLITS:
+        rooms = {row["room"]: row for row in manifest(tiny, "rirs", split)}
+        for row in rooms.values():
+            rir, rate = read_audio(tiny / "rirs" / row["path"])
+            assert measure_t60(rir, rate) == pytest.approx(float(row["t60_s"]), abs=1e-6)
+        assert max(abs(float(r["t60_s"]) - float(r["t60_target_s"])) for r in rooms.values()) > 0.01
+        for row in manifest(tiny, "t60", split):
+            assert row["t60_s"] == rooms[row["room"]]["t60_s"] and 0.1 <= float(row["t60_s"]) <= 1.5
+            assert (row["snr_db"] == "") == (row["noise"] == "none")
+            assert row["noise"] in {"none", "white", "pink", "brown", "babble"}
+
+
+@needs_tts
+def test_tiny_voices_and_rooms_are_disjoint_across_splits(tiny):
+    voices = {split: {row["voice"] for row in manifest(tiny, "speech", split)} for split in SPLITS}
+    geometry = {split: {tuple(row[k] for k in COLUMNS["rirs"][2:12]) for row in manifest(tiny, "rirs", split)}
+                for split in SPLITS}
+    for first, second in [("train", "valid"), ("train", "test"), ("valid", "test")]:
+        assert not voices[first] & voices[second]
+        assert not geometry[first] & geometry[second]
+    assert {row["engine"] for row in manifest(tiny, "speech", "test")} == {"espeak-ng", "flite", "festival"}
+
+
+@needs_tts
+def test_tiny_mixtures_sum_their_sources(tiny):
+    for split in SPLITS:
+        folder = tiny / "lrs2mix" / MIXTURE_SPLITS[split]
+        names = {part: sorted(p.name for p in (folder / part).iterdir()) for part in ("mix", "s1", "s2")}
+        assert names["mix"] == names["s1"] == names["s2"]
+        for row in manifest(tiny, "lrs2mix", split):
+            mix, s1, s2 = (read_audio(folder / row[part])[0] for part in ("mix", "s1", "s2"))
+            assert len(mix) == len(s1) == len(s2) == 32000
+            assert np.max(np.abs(mix - s1 - s2)) <= 2 * PCM_STEP
+            assert row["s1_voice"] != row["s2_voice"]
+
+
+@needs_tts
+def test_same_seed_is_byte_identical_whatever_the_workers_and_other_seeds_differ(tiny, tmp_path):
+    make_default_corpus(tmp_path / "seed0_workers1", scale="tiny", seed=0, workers=1)
+    assert file_hashes(tmp_path / "seed0_workers1") == file_hashes(tiny)
+    make_default_corpus(tmp_path / "seed1", scale="tiny", seed=1, workers=2, reverberant_mixtures=True)
+    other = file_hashes(tmp_path / "seed1")
+    assert other["t60/train.csv"] != file_hashes(tiny)["t60/train.csv"]
+    assert all(row["s1_room"] and row["s2_room"] for row in manifest(tmp_path / "seed1", "lrs2mix", "train"))
+
+
+@needs_tts
+def test_rerun_skips_a_complete_corpus_and_refuses_to_mix_settings(tiny):
+    before = {path: path.stat().st_mtime_ns for path in tiny.rglob("*")}
+    make_default_corpus(tiny, scale="tiny", seed=0, workers=2)
+    assert {path: path.stat().st_mtime_ns for path in tiny.rglob("*")} == before
+    with pytest.raises(FileExistsError, match="overwrite"):
+        make_default_corpus(tiny, scale="tiny", seed=5, workers=2)
