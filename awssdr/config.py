@@ -1,0 +1,46 @@
+"""The AWSSDR experiment config: data manifests, feature parameters, network options, training recipe.
+
+Defaults are the authors' recipe (see `configs/awssdr/*.yaml` for the experiments that use it).
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from speechkit.optim import OptimConfig, ScheduleConfig
+from speechkit.trainer import TrainConfig
+
+from .features import SDRParams
+
+
+@dataclass
+class DataConfig:
+    train: str | None = None  # manifests: CSV with columns path, t60_s (and optional snr_db, noise, ...)
+    valid: str | None = None
+    test: str | None = None
+    cache_dir: str | None = "data/cache/sdr"  # SDRs are computed once per manifest and feature parameters
+
+
+@dataclass
+class ModelConfig:
+    pooling: Literal["attentive", "mean"] = "attentive"  # "mean" = equal weights, the ablation baseline
+    mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
+    hidden: int = 512
+    kernel_size: int = 11
+
+
+@dataclass
+class AWSSDRConfig:
+    name: str  # the checkpoint is <checkpoint_dir>/<name>.dnn
+    data: DataConfig = field(default_factory=DataConfig)
+    features: SDRParams = field(default_factory=SDRParams)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(
+        lr=1e-3, weight_decay=1e-3, grad_clip_norm=1.0,
+        schedule=ScheduleConfig(kind="exponential", start_epoch=50, gamma=0.95)))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=100, batch_size=16, accumulate_batches=16, accumulate="sum"))
+    checkpoint_dir: str = "checkpoints"
+
+    @property
+    def dnn_dir(self) -> Path:
+        return Path(self.checkpoint_dir) / f"{self.name}.dnn"

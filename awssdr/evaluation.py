@@ -1,0 +1,108 @@
+"""T60 evaluation: per-utterance estimates, error statistics overall and per SNR / T60 range, and plots."""
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from speechkit.manifest import write_manifest
+
+T60_BINS_S = (0.1, 0.4, 0.7, 1.0, 1.5)
+
+
+def error_statistics(estimate_s, truth_s) -> dict:
+    """bias = mean(estimate - truth) (positive: over-estimation), MSE, RMSE, MAE, Pearson rho."""
+    estimate_s, truth_s = np.asarray(estimate_s, float), np.asarray(truth_s, float)
+    error = estimate_s - truth_s
+    rho = float(np.corrcoef(estimate_s, truth_s)[0, 1]) if len(error) > 1 and np.std(truth_s) > 0 else float("nan")
+    return {"n": int(len(error)), "bias_s": float(error.mean()), "mse_s2": float(np.mean(error ** 2)),
+            "rmse_s": float(np.sqrt(np.mean(error ** 2))), "mae_s": float(np.abs(error).mean()), "pearson_rho": rho}
+
+
+def evaluate_estimator(estimator, dataset, out_dir, title: str = "", progress: bool = True) -> dict:
+    """Estimate every utterance of `dataset` (one at a time, so batching cannot change a result), write
+    `per_utterance.csv`, `summary.json`, `scatter.png` and `attention.png` to `out_dir`; print the table."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, weights = [], []
+    for index in tqdm(range(len(dataset)), desc="estimating T60", disable=not progress, leave=False):
+        sdr, truth = dataset[index]
+        estimate, weight = estimator(sdr)
+        weights.append(weight)
+        rows.append({**dataset.rows[index], "t60_estimate_s": estimate, "error_s": estimate - float(truth)})
+    summary = summarise(rows)
+    summary["title"] = title
+    write_manifest(out_dir / "per_utterance.csv", rows)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_scatter(rows, out_dir / "scatter.png", title)
+    example = int(np.argmax([float(r["t60_s"]) for r in rows]))
+    plot_attention(dataset[example][0], weights[example], out_dir / "attention.png",
+                   f"{Path(rows[example]['path']).name}, T60 {float(rows[example]['t60_s']):.2f} s")
+    print(format_table(summary))
+    print(f"written to {out_dir}/ (per_utterance.csv, summary.json, scatter.png, attention.png)")
+    return summary
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Statistics overall, per SNR (when the manifest has snr_db) and per true-T60 range."""
+    truth = np.array([float(r["t60_s"]) for r in rows])
+    estimate = np.array([r["t60_estimate_s"] for r in rows])
+    summary = {"overall": error_statistics(estimate, truth), "per_snr_db": {}, "per_t60_range_s": {}}
+    if "snr_db" in rows[0]:
+        snrs = np.array([r["snr_db"] or "clean" for r in rows])
+        for snr in sorted(set(snrs), key=lambda s: (s == "clean", float(s) if s != "clean" else 0)):
+            summary["per_snr_db"][snr] = error_statistics(estimate[snrs == snr], truth[snrs == snr])
+    for lo, hi in zip(T60_BINS_S, T60_BINS_S[1:]):
+        inside = (truth >= lo) & ((truth < hi) | (hi == T60_BINS_S[-1]) & (truth <= hi))
+        if inside.any():
+            summary["per_t60_range_s"][f"{lo:.1f}-{hi:.1f}"] = error_statistics(estimate[inside], truth[inside])
+    return summary
+
+
+def format_table(summary: dict) -> str:
+    """Plain-text table of a summary; bias is estimate minus truth."""
+    lines = [summary.get("title", ""), f"{'subset':<16}{'n':>6}{'bias s':>9}{'MSE s2':>9}{'RMSE s':>9}"
+             f"{'MAE s':>9}{'rho':>8}"]
+    groups = [("all", summary["overall"])]
+    groups += [(f"SNR {k} dB" if k != "clean" else "clean", v) for k, v in summary["per_snr_db"].items()]
+    groups += [(f"T60 {k} s", v) for k, v in summary["per_t60_range_s"].items()]
+    for name, s in groups:
+        lines.append(f"{name:<16}{s['n']:>6}{s['bias_s']:>+9.3f}{s['mse_s2']:>9.4f}{s['rmse_s']:>9.3f}"
+                     f"{s['mae_s']:>9.3f}{s['pearson_rho']:>8.3f}")
+    lines.append("(bias = mean of estimate - truth: positive means over-estimation)")
+    return "\n".join(line for line in lines if line)
+
+
+def plot_scatter(rows: list[dict], path: Path, title: str) -> None:
+    plt = _pyplot()
+    truth = [float(r["t60_s"]) for r in rows]
+    estimate = [r["t60_estimate_s"] for r in rows]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(truth, estimate, s=8, alpha=0.6)
+    top = max(max(truth), max(estimate)) * 1.05
+    ax.plot([0, top], [0, top], "k--", lw=1)
+    ax.set(xlabel="measured T60 (s)", ylabel="estimated T60 (s)", title=title, xlim=(0, top), ylim=(0, top))
+    ax.title.set_fontsize(8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_attention(sdr, weight, path: Path, title: str) -> None:
+    """The SDRs of one utterance over the attention weights the model gave them (bands x frames)."""
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    top.imshow(np.asarray(sdr), aspect="auto", origin="lower", cmap="coolwarm")
+    top.set(ylabel="mel band", title=f"spectral decay rates - {title}")
+    bottom.imshow(np.asarray(weight).T, aspect="auto", origin="lower", cmap="viridis")
+    bottom.set(xlabel="SDR frame", ylabel="mel band", title="attention weight (softmax over time per band)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt

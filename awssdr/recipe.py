@@ -1,0 +1,74 @@
+"""The AWSSDR experiment steps that the numbered scripts run: train a checkpoint, test one on a manifest."""
+from pathlib import Path
+
+import torch
+
+from speechkit import checkpoint, distributed
+from speechkit.cli import experiment_parser
+from speechkit.config import load_config, to_dict
+from speechkit.trainer import Task, fit, prepare
+
+from .config import AWSSDRConfig
+from .dataset import T60Dataset, collate
+from .evaluation import evaluate_estimator
+from .inference import build_model, load_estimator
+
+
+def mse_loss(model, batch, device) -> torch.Tensor:
+    """Squared error per utterance; counts batches in the model's `step` buffer as the authors did."""
+    sdr, mask, t60_s = (t.to(device) for t in batch)
+    if model.training:
+        _unwrap(model).step += 1
+    estimate, _, _ = model(sdr, mask)
+    return (estimate.squeeze(1) - t60_s) ** 2
+
+
+def train(cfg: AWSSDRConfig) -> dict:
+    """Train on `data.train`, validating on `data.valid`, writing `checkpoints/<name>.dnn` every epoch."""
+    for split in ("train", "valid"):
+        if getattr(cfg.data, split) is None:
+            raise ValueError(f"config {cfg.name}: data.{split} (a manifest) is needed for training")
+    process = prepare(cfg.train)
+    show = cfg.train.progress and process.is_main
+    train_set = T60Dataset(cfg.data.train, cfg.features, cfg.data.cache_dir, progress=show)
+    valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
+    model = build_model(cfg.model, cfg.features.n_mels)
+    task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, mse_loss)
+    try:
+        return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process)
+    finally:
+        distributed.stop()
+
+
+def test(cfg: AWSSDRConfig, dnn_dir=None, out_dir=None, device: str = "auto") -> dict:
+    """Evaluate a checkpoint (ours, or the authors' released .dnn) on `data.test`; returns the summary."""
+    if cfg.data.test is None:
+        raise ValueError(f"config {cfg.name}: data.test (a manifest) is needed for testing")
+    dnn_dir = Path(dnn_dir) if dnn_dir is not None else cfg.dnn_dir
+    if not dnn_dir.is_dir():
+        raise checkpoint.CheckpointError(f"checkpoint not found: {dnn_dir} (train it first, or pass --checkpoint)")
+    estimator = load_estimator(dnn_dir, device=device)
+    dataset = T60Dataset(cfg.data.test, estimator.params, cfg.data.cache_dir, progress=cfg.train.progress)
+    out_dir = Path(out_dir) if out_dir is not None else dnn_dir.with_suffix(".eval") / Path(cfg.data.test).stem
+    return evaluate_estimator(estimator, dataset, out_dir, title=f"{dnn_dir.name} on {cfg.data.test}")
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return getattr(model, "module", model)
+
+
+
+def train_main(default_config: str, argv=None) -> None:
+    """Entry point of the numbered training scripts."""
+    args = experiment_parser(train.__doc__, default_config).parse_args(argv)
+    train(load_config(args.config, AWSSDRConfig, args.overrides))
+
+
+def test_main(default_config: str, argv=None) -> None:
+    """Entry point of the numbered test scripts."""
+    parser = experiment_parser(test.__doc__, default_config)
+    parser.add_argument("--checkpoint", help="a .dnn directory (default: the config's own checkpoint)")
+    parser.add_argument("--out", help="output folder (default: <checkpoint>.eval/<test manifest name>/)")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    test(load_config(args.config, AWSSDRConfig, args.overrides), args.checkpoint, args.out, args.device)

@@ -1,0 +1,8 @@
+"""Test an AWSSDR checkpoint on the default corpus's test split (unseen voices and rooms)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from awssdr.recipe import test_main  # noqa: E402
+
+test_main("configs/awssdr/default.yaml")

@@ -1,0 +1,8 @@
+"""Test the training-set-2 AWSSDR model on the ACE challenge evaluation set."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from awssdr.recipe import test_main  # noqa: E402
+
+test_main("configs/awssdr/trainset2.yaml")

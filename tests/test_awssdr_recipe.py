@@ -1,0 +1,87 @@
+"""AWSSDR end to end: numbered scripts on the tiny default corpus, the feature cache, and estimate_t60.py."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from awssdr import dataset as awssdr_dataset
+from awssdr.dataset import T60Dataset
+from awssdr.features import SDRParams
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "scripts" / script), *args], capture_output=True,
+                          text=True, cwd=REPO, timeout=600)
+
+
+def tiny_overrides(corpus: Path, work: Path) -> list[str]:
+    sets = {"data.train": corpus / "t60/train.csv", "data.valid": corpus / "t60/valid.csv",
+            "data.test": corpus / "t60/test.csv", "data.cache_dir": work / "cache", "checkpoint_dir": work,
+            "train.epochs": 2, "train.progress": "false", "model.hidden": 32}
+    return [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
+
+
+def test_train_and_test_scripts_on_the_tiny_corpus(tiny_corpus, tmp_path):
+    result = run("1_train_default.py", *tiny_overrides(tiny_corpus, tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((tmp_path / "awssdr_default.dnn" / "checkpoint.json").read_text())
+    assert info["epoch"] == 2 and info["step"] == 2 * 2  # 24 utterances = 2 batches of 16, a step each
+    result = run("1_test_default.py", *tiny_overrides(tiny_corpus, tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "awssdr_default.eval" / "test"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["overall"]["n"] == 8 and set(summary["overall"]) >= {"bias_s", "mse_s2", "pearson_rho"}
+    assert summary["per_snr_db"] and summary["per_t60_range_s"]
+    assert len((out / "per_utterance.csv").read_text().splitlines()) == 9
+    assert (out / "scatter.png").stat().st_size > 1000 and (out / "attention.png").stat().st_size > 1000
+    assert "bias = mean of estimate - truth" in result.stdout
+
+
+def test_features_are_cached_per_manifest_and_parameters(tiny_corpus, tmp_path, monkeypatch):
+    manifest = tiny_corpus / "t60" / "valid.csv"
+    first = T60Dataset(manifest, SDRParams(), tmp_path, progress=False)
+    def recompute(*args):
+        raise RuntimeError("recomputed a cached feature")
+
+    monkeypatch.setattr(awssdr_dataset, "features_of_file", recompute)
+    second = T60Dataset(manifest, SDRParams(), tmp_path, progress=False)
+    assert all((a == b).all() for a, b in zip(first.features, second.features))
+    with pytest.raises(RuntimeError, match="recomputed"):  # other parameters, another cache entry
+        T60Dataset(manifest, SDRParams(fit_len=30), tmp_path, progress=False)
+
+
+def test_estimate_t60_reports_bad_files_and_estimates_the_rest(reference_dir, tmp_path):
+    parity = reference_dir / "awssdr" / "parity"
+    sf.write(tmp_path / "short.wav", np.full(3000, 0.1), 16000)
+    sf.write(tmp_path / "silent.wav", np.zeros(20000), 16000)
+    (tmp_path / "broken.wav").write_text("not audio")
+    result = run("estimate_t60.py", "--json", "--checkpoint", str(reference_dir / "awssdr/official/TrainSet2.dnn"),
+                 str(parity / "utt1.wav"), str(tmp_path), str(parity / "utt3.wav"))
+    assert result.returncode == 1
+    estimates = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(e["path"]).name for e in estimates] == ["utt1.wav", "utt3.wav"]
+    for estimate, name in zip(estimates, ("utt1", "utt3")):
+        expected = float(np.load(parity / f"{name}.out.npz")["t60"])
+        assert estimate["t60_s"] == pytest.approx(expected, abs=1e-4)
+    assert "short.wav: input too short" in result.stderr
+    assert "silent.wav: log mel spectrum is -inf" in result.stderr
+    assert "broken.wav: cannot read as audio" in result.stderr
+    plain = run("estimate_t60.py", "--checkpoint", str(reference_dir / "awssdr/official/TN.dnn"), str(parity / "utt2.wav"))
+    assert plain.returncode == 0 and plain.stdout.startswith(f"{parity / 'utt2.wav'}\t")
+
+
+def test_estimate_t60_any_rate_and_format(reference_dir, tmp_path):
+    wave, rate = sf.read(reference_dir / "awssdr/parity/utt2.wav")
+    from speechkit.audio import resample
+    sf.write(tmp_path / "utt2_44k.flac", resample(wave, rate, 44100), 44100)
+    result = run("estimate_t60.py", "--json", "--checkpoint", str(reference_dir / "awssdr/official/TrainSet2.dnn"),
+                 str(tmp_path / "utt2_44k.flac"))
+    assert result.returncode == 0, result.stderr
+    expected = float(np.load(reference_dir / "awssdr/parity/utt2.out.npz")["t60"])
+    assert json.loads(result.stdout)["t60_s"] == pytest.approx(expected, abs=0.05)  # after two resamplings
