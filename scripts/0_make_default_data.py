@@ -16,7 +16,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
     parser.add_argument("--reverberant-mixtures", action="store_true", help="reverberate the mixture sources")
-    parser.add_argument("--overwrite", action="store_true", help="replace another corpus already in --out")
+    parser.add_argument("--overwrite", action="store_true", help="regenerate, replacing whatever corpus is in --out")
     args = parser.parse_args()
     start_s = time.perf_counter()
     make_default_corpus(args.out, args.scale, args.seed, args.workers, args.reverberant_mixtures, args.overwrite)

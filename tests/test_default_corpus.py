@@ -112,6 +112,9 @@ def test_tiny_t60_examples_are_labelled_with_the_measured_t60(tiny):
             assert row["t60_s"] == rooms[row["room"]]["t60_s"] and 0.1 <= float(row["t60_s"]) <= 1.5
             assert (row["snr_db"] == "") == (row["noise"] == "none")
             assert row["noise"] in {"none", "white", "pink", "brown", "babble"}
+            wave, _ = read_audio(tiny / "t60" / row["path"])
+            frames = wave[: len(wave) // 256 * 256].reshape(-1, 256)
+            assert (np.abs(frames).max(axis=1) > 0).all(), f"{row['path']}: digital silence (no noise floor)"
 
 
 @needs_tts

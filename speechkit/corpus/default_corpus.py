@@ -244,6 +244,12 @@ def _add_noise(sources: SplitSources, wave: np.ndarray, utterance: int, rng: np.
     return mix_at_snr(wave, noise, snr_db), noise_type, snr_db
 
 
+def _dither(num_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """TPDF dither of one 16-bit step: quantising without it leaves digital silence (e.g. before the direct
+    sound of a clean example), where a real recording always has a noise floor and log-mel features exist."""
+    return (rng.random(num_samples) - rng.random(num_samples)) / 2 ** 15
+
+
 def _make_t60_examples(sources: SplitSources, indices: range) -> list[dict]:
     """T60 examples `indices`: room index % rooms (balanced), a random utterance, noise and peak level."""
     rows = []
@@ -254,6 +260,7 @@ def _make_t60_examples(sources: SplitSources, indices: range) -> list[dict]:
         wet = sources.reverberate(sources.utterance(utterance), room_index)
         wave, noise_type, snr_db = _add_noise(sources, wet, utterance, rng)
         wave *= rng.uniform(*T60_PEAK_RANGE) / np.max(np.abs(wave))
+        wave += _dither(len(wave), rng)
         name = f"{sources.split}_rev{index:05d}"
         write_audio(sources.out_dir / "t60" / sources.split / f"{name}.wav", wave, SAMPLE_RATE)
         rows.append({"path": f"{sources.split}/{name}.wav", "t60_s": sources.room_t60_s[room_index],
@@ -347,7 +354,7 @@ def _settings(scale: str, seed: int, reverberant_mixtures: bool) -> dict:
 def _prepare_folder(out_dir: Path, settings: dict, overwrite: bool) -> bool:
     """True when `out_dir` already holds this exact corpus; clears an old or partial one if allowed."""
     record = out_dir / "corpus.json"
-    if record.is_file():
+    if record.is_file() and not overwrite:
         previous = json.loads(record.read_text())
         if {key: previous.get(key) for key in settings} == json.loads(json.dumps(settings)):
             return True
@@ -417,8 +424,8 @@ def make_default_corpus(out_dir="data/default", scale: str = "small", seed: int 
     """Synthesize the default corpus into `out_dir` and return its corpus.json record.
 
     `scale` is a key of SCALES; `workers` processes (default: all CPUs) never change the output. An
-    existing complete corpus with the same settings is kept as is (skipped); anything else already in
-    `out_dir` raises FileExistsError unless `overwrite`.
+    existing complete corpus with the same settings is kept as is (skipped) unless `overwrite`; anything
+    else already in `out_dir` raises FileExistsError unless `overwrite`, which regenerates in any case.
     """
     out_dir = Path(out_dir)
     settings = _settings(scale, seed, reverberant_mixtures)
