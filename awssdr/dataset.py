@@ -4,10 +4,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from speechkit.audio import AudioError, read_audio
 from speechkit.manifest import read_manifest
+from speechkit.progress import progress as progress_bar
 
 from .features import SDRParams, spectral_decay_rates
 from .model import pad_sdr_batch
@@ -57,7 +57,7 @@ def _cached_features(manifest: Path, rows, params: SDRParams, cache_dir, progres
         if cache.is_file():
             return torch.load(cache, weights_only=True)
     features = [features_of_file(row["path"], params)
-                for row in tqdm(rows, desc=f"SDR features of {manifest.name}", disable=not progress, leave=False)]
+                for row in progress_bar(rows, f"SDR features of {manifest.name}", enabled=progress)]
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.name + ".tmp")

@@ -3,9 +3,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from speechkit.manifest import write_manifest
+from speechkit.progress import progress as progress_bar
 
 T60_BINS_S = (0.1, 0.4, 0.7, 1.0, 1.5)
 
@@ -25,7 +25,7 @@ def evaluate_estimator(estimator, dataset, out_dir, title: str = "", progress: b
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, weights = [], []
-    for index in tqdm(range(len(dataset)), desc="estimating T60", disable=not progress, leave=False):
+    for index in progress_bar(range(len(dataset)), "estimating T60", enabled=progress):
         sdr, truth = dataset[index]
         estimate, weight = estimator(sdr)
         weights.append(weight)

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from . import checkpoint, distributed
+from .progress import progress
 from .optim import LRSchedule, OptimConfig, make_optimizer
 from .sampler import LengthBucketSampler
 
@@ -130,8 +131,7 @@ def evaluate(model, loss_fn, dataset, sampler, collate, cfg: TrainConfig, proces
 def _train_epoch(wrapped, model, task, sampler, optimizer, cfg, optim_cfg, process, epoch, step):
     model.train()
     loader = _loader(task.train_set, sampler, task.collate, cfg)
-    bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, dynamic_ncols=True,
-               disable=not (cfg.progress and process.is_main))
+    bar = progress(loader, f"epoch {epoch}/{cfg.epochs}", enabled=cfg.progress and process.is_main)
     total, count = 0.0, 0
     optimizer.zero_grad(set_to_none=True)
     for i, batch in enumerate(bar, start=1):

@@ -28,10 +28,10 @@ import pyroomacoustics
 import scipy
 import soundfile
 from scipy.signal import fftconvolve
-from tqdm import tqdm
 
 from speechkit.audio import read_audio, write_audio
 from speechkit.manifest import read_manifest, write_manifest
+from speechkit.progress import progress
 from speechkit.corpus.noise import BABBLE_TALKERS, NOISE_TYPES, babble, coloured_noise, mix_at_snr
 from speechkit.corpus.rooms import RIR_BITS, T60_RANGE_S, make_room
 from speechkit.corpus.sentences import random_sentence
@@ -328,7 +328,7 @@ def _run_stage(pool, worker, tasks: list[tuple], desc: str) -> dict[str, list[di
     """
     mapper = pool.map if pool is not None else map
     rows = {split: [] for split, _, _ in tasks}
-    with tqdm(total=sum(len(group) for _, _, group in tasks), desc=desc, unit="item") as bar:
+    with progress(total=sum(len(group) for _, _, group in tasks), desc=desc, unit="item") as bar:
         results = mapper(worker, [context for _, context, _ in tasks], [group for _, _, group in tasks])
         for (split, _, _), group_rows in zip(tasks, results):
             rows[split] += group_rows
