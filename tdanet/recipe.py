@@ -1,0 +1,109 @@
+"""The TDANet experiment steps that the numbered scripts run: train a checkpoint, test one on a split."""
+import json
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from speechkit import distributed
+from speechkit.audio import write_audio
+from speechkit.cli import experiment_parser
+from speechkit.config import load_config, to_dict
+from speechkit.losses import best_permutation, pairwise_neg_si_snr, pit_loss
+from speechkit.manifest import write_manifest
+from speechkit.metrics import separation_scores
+from speechkit.progress import progress
+from speechkit.separation_data import SeparationDataset, collate, split_folder
+from speechkit.trainer import Task, fit, prepare
+
+from .config import TDANetConfig
+from .inference import build_model, load_separator
+
+
+def pit_si_snr_loss(model, batch, device, drop_below_db=None, bf16=False) -> torch.Tensor:
+    """Negative SI-SNR per mixture under the best speaker permutation."""
+    mixture, sources = (t.to(device) for t in batch)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and device.type == "cuda"):
+        estimates = model(mixture)
+    matrix = pairwise_neg_si_snr(estimates.float(), sources)
+    if model.training and drop_below_db is not None:
+        loss, _ = pit_loss(matrix, drop_below_db)  # the mean over the items still below the threshold
+        return loss.expand(len(matrix))
+    return best_permutation(matrix)[0]
+
+
+def _split(cfg: TDANetConfig, which: str) -> list:
+    folder = getattr(cfg.data, which)
+    if folder is None:
+        raise ValueError(f"config {cfg.name}: data.{which} (a split folder) is not set")
+    return split_folder(folder, cfg.data.mixture_folder, cfg.data.source_folders, cfg.data.sample_rate)
+
+
+def train(cfg: TDANetConfig) -> dict:
+    """Train on random crops of `data.train`, validating on `data.valid` crops, into `checkpoints/<name>.dnn`."""
+    process = prepare(cfg.train)
+    train_set = SeparationDataset(_split(cfg, "train"), cfg.data.sample_rate, cfg.data.segment_s, cfg.train.seed)
+    valid_set = SeparationDataset(_split(cfg, "valid"), cfg.data.sample_rate, cfg.data.segment_s, cfg.train.seed)
+    model = build_model(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders))
+    if cfg.compile:
+        model.compile()
+    loss = partial(pit_si_snr_loss, drop_below_db=cfg.loss.drop_below_db, bf16=cfg.precision == "bf16")
+    task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
+    try:
+        return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process)
+    finally:
+        distributed.stop()
+
+
+@torch.no_grad()
+def test(cfg: TDANetConfig, checkpoint=None, out_dir=None, device: str = "auto", **official) -> dict:
+    """Separate every full-length mixture of `data.test`; write per_utterance.csv, summary.json, examples."""
+    checkpoint = Path(checkpoint) if checkpoint is not None else cfg.dnn_dir
+    model = load_separator(checkpoint, device=device, **official)
+    mixtures = _split(cfg, "test")
+    dataset = SeparationDataset(mixtures, model.sample_rate)
+    out_dir = Path(out_dir) if out_dir is not None else checkpoint.with_suffix(".eval") / Path(cfg.data.test).name
+    rows = []
+    for index in progress(range(len(dataset)), "separating", enabled=cfg.train.progress):
+        mixture, sources = dataset[index]
+        estimates = model(mixture[None].to(next(model.parameters()).device))[0].cpu()
+        scores = separation_scores(estimates, sources, mixture)
+        rows.append({"id": mixtures[index].id, **{k: scores[k] for k in ("si_snr", "si_snri", "sdr", "sdri")}})
+        if index < cfg.test.n_examples:
+            order = scores["permutation"]
+            for j, source in enumerate(estimates[order]):
+                write_audio(out_dir / "examples" / f"{mixtures[index].id}_s{j + 1}.wav", source.numpy(),
+                            model.sample_rate, subtype="FLOAT")
+    summary = {"title": f"{checkpoint.name} on {cfg.data.test}", "n": len(rows),
+               **{k: float(np.mean([r[k] for r in rows])) for k in ("si_snr", "si_snri", "sdr", "sdri")}}
+    write_manifest(out_dir / "per_utterance.csv", rows)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(format_table(summary))
+    print(f"written to {out_dir}/ (per_utterance.csv, summary.json, examples/)")
+    return summary
+
+
+def format_table(summary: dict) -> str:
+    return (f"{summary['title']}\n{'n':>6}{'SI-SNR':>9}{'SI-SNRi':>9}{'SDR':>9}{'SDRi':>9}  (dB)\n"
+            f"{summary['n']:>6}{summary['si_snr']:>9.2f}{summary['si_snri']:>9.2f}{summary['sdr']:>9.2f}"
+            f"{summary['sdri']:>9.2f}")
+
+
+def train_main(default_config: str, argv=None) -> None:
+    """Entry point of the numbered training scripts."""
+    args = experiment_parser(train.__doc__, default_config).parse_args(argv)
+    train(load_config(args.config, TDANetConfig, args.overrides))
+
+
+def test_main(default_config: str, argv=None) -> None:
+    """Entry point of the numbered test scripts."""
+    parser = experiment_parser(test.__doc__, default_config)
+    parser.add_argument("--checkpoint", help="our .dnn directory or an authors' file (default: the config's own)")
+    parser.add_argument("--variant", help="for an authors' bare state_dict: paper or official-release")
+    parser.add_argument("--sample-rate", type=int, help="for an authors' file: the rate it was trained at")
+    parser.add_argument("--out", help="output folder (default: <checkpoint>.eval/<test split>/)")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    official = {k: v for k, v in (("variant", args.variant), ("sample_rate", args.sample_rate)) if v is not None}
+    test(load_config(args.config, TDANetConfig, args.overrides), args.checkpoint, args.out, args.device, **official)
