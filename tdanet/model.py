@@ -316,6 +316,9 @@ class TDANet(nn.Module):
         if upsampling_depth < (2 if variant == "paper" else 3):
             raise ValueError(f"upsampling_depth={upsampling_depth} is too small for variant {variant!r}")
         self.variant = variant
+        # official-release keeps a top-down module for the coarsest scale that takes no part (loading needs
+        # it); the training loop tells DistributedDataParallel to expect parameters without gradients
+        self.has_unused_parameters = variant == "official-release"
         self.sample_rate = sample_rate
         self.num_blocks = num_blocks
         self.num_sources = num_sources
