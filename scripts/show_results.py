@@ -1,0 +1,50 @@
+"""Print the quickstart's results: AWSSDR tables (ours beside the released checkpoint) and TDANet scores."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tdanet.recipe import format_table  # noqa: E402
+
+METRICS = (("bias_s", "bias s", "+.3f"), ("mse_s2", "MSE s2", ".4f"), ("pearson_rho", "rho", ".3f"))
+
+
+def t60_side_by_side(summaries: dict[str, dict]) -> str:
+    """One row per subset, one column group (bias, MSE, rho) per checkpoint."""
+    names = list(summaries)
+    head = f"{'subset':<16}" + "".join(f"| {name:<25}" for name in names)
+    sub = f"{'':<16}" + "".join("| " + "".join(f"{label:>8}" for _, label, _ in METRICS) + " " for _ in names)
+    first = summaries[names[0]]
+    subsets = [("all", ["overall"])] + [(f"SNR {k} dB" if k != "clean" else "clean", ["per_snr_db", k])
+                                         for k in first["per_snr_db"]]
+    subsets += [(f"T60 {k} s", ["per_t60_range_s", k]) for k in first["per_t60_range_s"]]
+    lines = [head, sub]
+    for label, keys in subsets:
+        cells = []
+        for name in names:
+            stats = summaries[name]
+            for key in keys:
+                stats = stats.get(key, {})
+            cells.append("| " + "".join(f"{format(stats[m], f):>8}" if m in stats else f"{'-':>8}"
+                                        for m, _, f in METRICS) + " ")
+        lines.append(f"{label:<16}" + "".join(cells))
+    return "\n".join(lines + ["(bias = mean of estimate - truth; MSE in s^2; rho = Pearson correlation)"])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--t60", nargs="*", default=[], metavar="NAME=SUMMARY_JSON")
+    parser.add_argument("--separation", nargs="*", default=[], metavar="SUMMARY_JSON")
+    args = parser.parse_args(argv)
+    if args.t60:
+        summaries = {name: json.loads(Path(path).read_text()) for name, path in (a.split("=", 1) for a in args.t60)}
+        print("\nAWSSDR: T60 estimation on the default corpus's test split (unseen voices and rooms)")
+        print(t60_side_by_side(summaries))
+    for path in args.separation:
+        print("\nTDANet: separation of the default corpus's test mixtures (unseen voices)")
+        print(format_table(json.loads(Path(path).read_text())))
+
+
+if __name__ == "__main__":
+    main()
