@@ -49,7 +49,8 @@ def test(cfg: AWSSDRConfig, dnn_dir=None, out_dir=None, device: str = "auto") ->
         raise checkpoint.CheckpointError(f"checkpoint not found: {dnn_dir} (train it first, or pass --checkpoint)")
     estimator = load_estimator(dnn_dir, device=device)
     dataset = T60Dataset(cfg.data.test, estimator.params, cfg.data.cache_dir, progress=cfg.train.progress)
-    out_dir = Path(out_dir) if out_dir is not None else dnn_dir.with_suffix(".eval") / Path(cfg.data.test).stem
+    if out_dir is None:
+        out_dir = Path(cfg.checkpoint_dir) / f"{dnn_dir.stem}.eval" / Path(cfg.data.test).stem
     return evaluate_estimator(estimator, dataset, out_dir, title=f"{dnn_dir.name} on {cfg.data.test}")
 
 
@@ -68,7 +69,7 @@ def test_main(default_config: str, argv=None) -> None:
     """Entry point of the numbered test scripts."""
     parser = experiment_parser(test.__doc__, default_config)
     parser.add_argument("--checkpoint", help="a .dnn directory (default: the config's own checkpoint)")
-    parser.add_argument("--out", help="output folder (default: <checkpoint>.eval/<test manifest name>/)")
+    parser.add_argument("--out", help="output folder (default: checkpoints/<checkpoint name>.eval/<test manifest name>/)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     test(load_config(args.config, AWSSDRConfig, args.overrides), args.checkpoint, args.out, args.device)

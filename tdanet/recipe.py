@@ -63,7 +63,8 @@ def test(cfg: TDANetConfig, checkpoint=None, out_dir=None, device: str = "auto",
     model = load_separator(checkpoint, device=device, **official)
     mixtures = _split(cfg, "test")
     dataset = SeparationDataset(mixtures, model.sample_rate)
-    out_dir = Path(out_dir) if out_dir is not None else checkpoint.with_suffix(".eval") / Path(cfg.data.test).name
+    if out_dir is None:
+        out_dir = Path(cfg.checkpoint_dir) / f"{checkpoint.stem}.eval" / Path(cfg.data.test).name
     rows = []
     for index in progress(range(len(dataset)), "separating", enabled=cfg.train.progress):
         mixture, sources = dataset[index]
@@ -102,7 +103,7 @@ def test_main(default_config: str, argv=None) -> None:
     parser.add_argument("--checkpoint", help="our .dnn directory or an authors' file (default: the config's own)")
     parser.add_argument("--variant", help="for an authors' bare state_dict: paper or official-release")
     parser.add_argument("--sample-rate", type=int, help="for an authors' file: the rate it was trained at")
-    parser.add_argument("--out", help="output folder (default: <checkpoint>.eval/<test split>/)")
+    parser.add_argument("--out", help="output folder (default: checkpoints/<checkpoint name>.eval/<test split>/)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     official = {k: v for k, v in (("variant", args.variant), ("sample_rate", args.sample_rate)) if v is not None}
