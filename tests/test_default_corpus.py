@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from speechkit.audio import read_audio
+from speechkit.manifest import read_manifest
 from speechkit.corpus import (SynthesisError, T60MeasurementError, coloured_noise, make_default_corpus,
                               measure_t60, mix_at_snr, random_sentence, require_engines)
 from speechkit.corpus.default_corpus import MIXTURE_SPLITS, SPLITS
@@ -134,8 +135,10 @@ def test_tiny_mixtures_sum_their_sources(tiny):
         folder = tiny / "lrs2mix" / MIXTURE_SPLITS[split]
         names = {part: sorted(p.name for p in (folder / part).iterdir()) for part in ("mix", "s1", "s2")}
         assert names["mix"] == names["s1"] == names["s2"]
+        rows = read_manifest(folder.with_suffix(".csv"), required=("mix_path", "s1_path", "s2_path"))
+        assert len(rows) == len(names["mix"])  # and every path in it resolves
         for row in manifest(tiny, "lrs2mix", split):
-            mix, s1, s2 = (read_audio(folder / row[part])[0] for part in ("mix", "s1", "s2"))
+            mix, s1, s2 = (read_audio(tiny / "lrs2mix" / row[f"{part}_path"])[0] for part in ("mix", "s1", "s2"))
             assert len(mix) == len(s1) == len(s2) == 32000
             assert np.max(np.abs(mix - s1 - s2)) <= 2 * PCM_STEP
             assert row["s1_voice"] != row["s2_voice"]

@@ -5,6 +5,7 @@ Layout under `out_dir` (16 kHz mono WAV; manifest paths are relative to the mani
   rirs/{split}/ID.wav + rirs/{split}.csv                  one RIR per room (24-bit WAV, peak 0.9), geometry, t60_s
   t60/{split}/ID.wav + t60/{split}.csv                    reverberant (+noisy) speech labelled with measured T60
   lrs2mix/{tr,cv,tt}/{mix,s1,s2}/ID.wav + lrs2mix/{tr,cv,tt}.csv   2 s two-speaker mixtures, mix = s1 + s2
+                                                          (mix_path, s1_path, s2_path, voices, level_db)
   corpus.json                                             settings, counts and tool versions, written last
 
 Every random draw comes from np.random.default_rng([seed, stage, split, index]), so the output is
@@ -310,7 +311,9 @@ def _make_mixtures(context: tuple, indices: range) -> list[dict]:
         name = f"{MIXTURE_SPLITS[sources.split]}_mix{index:05d}"
         for part, wave in (("mix", (s1 + s2) * scale), ("s1", s1 * scale), ("s2", s2 * scale)):
             write_audio(folder / part / f"{name}.wav", wave, SAMPLE_RATE)
-        rows.append({"mix": f"mix/{name}.wav", "s1": f"s1/{name}.wav", "s2": f"s2/{name}.wav",
+        split_dir = MIXTURE_SPLITS[sources.split]  # paths relative to the manifest, lrs2mix/{split}.csv
+        rows.append({"mix_path": f"{split_dir}/mix/{name}.wav", "s1_path": f"{split_dir}/s1/{name}.wav",
+                     "s2_path": f"{split_dir}/s2/{name}.wav",
                      "s1_utterance": utterance_id(sources.split, first),
                      "s2_utterance": utterance_id(sources.split, second),
                      "s1_voice": sources.voices[first], "s2_voice": sources.voices[second],
@@ -333,7 +336,7 @@ def _run_stage(pool, worker, tasks: list[tuple], desc: str) -> dict[str, list[di
         for (split, _, _), group_rows in zip(tasks, results):
             rows[split] += group_rows
             bar.update(len(group_rows))
-    first_column = lambda row: next(iter(row.values()))  # noqa: E731 - the file path, "path" or "mix"
+    first_column = lambda row: next(iter(row.values()))  # noqa: E731 - the file path, "path" or "mix_path"
     return {split: sorted(split_rows, key=first_column) for split, split_rows in rows.items()}
 
 
