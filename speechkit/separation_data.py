@@ -116,3 +116,70 @@ def collate(items):
     length = max(mix.shape[-1] for mix, _ in items)
     pad = lambda x: torch.nn.functional.pad(x, (0, length - x.shape[-1]))  # noqa: E731
     return torch.stack([pad(m) for m, _ in items]), torch.stack([pad(s) for _, s in items])
+
+
+# Whole-corpus layouts: (rate folders, mode folders, split folders, {mixture folder: its source folders}).
+# LRS2-2Mix has no rate/mode levels; Libri2Mix and WHAM! name the sample rate in `wav8k`/`wav16k`.
+_TWO_SOURCES = ("s1", "s2")
+CORPUS_LAYOUTS = {
+    "lrs2mix": ((), (), ("tr", "cv", "tt"), {"mix": _TWO_SOURCES}),
+    "libri2mix": (("wav8k", "wav16k"), ("min", "max"), ("train-100", "train-360", "dev", "test"),
+                  {"mix_clean": _TWO_SOURCES, "mix_both": _TWO_SOURCES, "mix_single": ("s1",)}),
+    "wham": (("wav8k", "wav16k"), ("min", "max"), ("tr", "cv", "tt"),
+             {"mix_clean": _TWO_SOURCES, "mix_both": _TWO_SOURCES, "mix_single": ("s1",)}),
+}
+_RATE_FOLDERS = {"wav8k": 8000, "wav16k": 16000}
+
+
+def check_corpus(root, layout: str, max_problems: int = 5) -> dict[str, list[Mixture]]:
+    """Check a whole LRS2-2Mix, Libri2Mix or WHAM! tree; returns {mixture folder relative to root: mixtures}.
+
+    LRS2-2Mix needs `{tr,cv,tt}/{mix,s1,s2}`. Libri2Mix and WHAM! need `wav8k|wav16k/min|max/SPLIT/` with at
+    least one split; each split present needs its sources and at least one mixture folder (mix_clean,
+    mix_both, mix_single), and files at the rate its `wav8k`/`wav16k` folder names. The first problems
+    (missing folders, a mixture without its sources, length or rate mismatches, empty folders) are
+    raised together as one LayoutError.
+    """
+    if layout not in CORPUS_LAYOUTS:
+        raise ValueError(f"unknown corpus layout {layout!r}; choose one of {', '.join(CORPUS_LAYOUTS)}")
+    root = Path(root)
+    if not root.is_dir():
+        raise LayoutError(f"corpus folder not found: {root}")
+    rate_names, mode_names, split_names, mixture_sources = CORPUS_LAYOUTS[layout]
+    problems, found = [], {}
+    for split_dir, sample_rate in _split_dirs(root, rate_names, mode_names, split_names, problems):
+        mixture_names = [m for m in mixture_sources if (split_dir / m).is_dir()]
+        if not mixture_names:
+            problems.append(f"{split_dir}: no mixture folder (expected one of {', '.join(mixture_sources)})")
+        for mixture in mixture_names:
+            try:
+                found[(split_dir / mixture).relative_to(root).as_posix()] = paired_folders(
+                    split_dir / mixture, [split_dir / s for s in mixture_sources[mixture]], sample_rate)
+            except LayoutError as err:
+                problems.append(str(err))
+        if len(problems) >= max_problems:
+            break
+    if problems:
+        raise LayoutError(f"{root} is not a valid {layout} corpus:\n" + "\n".join(problems[:max_problems]))
+    return found
+
+
+def _split_dirs(root: Path, rate_names, mode_names, split_names, problems: list[str]) -> list[tuple[Path, int | None]]:
+    """The split folders of the tree with the sample rate their path names; missing levels go to `problems`.
+
+    Without rate and mode levels (LRS2-2Mix) every split is required; otherwise at least one of each level.
+    """
+    if not rate_names:
+        missing = [root / s for s in split_names if not (root / s).is_dir()]
+        problems += [f"folder not found: {folder}" for folder in missing]
+        return [(root / s, None) for s in split_names if (root / s).is_dir()]
+    folders = [(root, None)]
+    for level, names in (("sample-rate", rate_names), ("mode", mode_names), ("split", split_names)):
+        children = []
+        for parent, rate in folders:
+            present = [parent / n for n in names if (parent / n).is_dir()]
+            if not present:
+                problems.append(f"{parent}: no {level} folder (expected one of {', '.join(names)})")
+            children += [(folder, _RATE_FOLDERS.get(folder.name, rate)) for folder in present]
+        folders = children
+    return folders

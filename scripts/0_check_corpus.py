@@ -1,0 +1,34 @@
+"""Check that a LRS2-2Mix, Libri2Mix or WHAM! folder has the layout the recipes read; print what it holds."""
+import argparse
+import sys
+from pathlib import Path
+
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from speechkit.separation_data import CORPUS_LAYOUTS, LayoutError, check_corpus  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--layout", required=True, choices=list(CORPUS_LAYOUTS))
+    parser.add_argument("root", help="corpus folder, e.g. data/Libri2Mix")
+    args = parser.parse_args()
+    try:
+        found = check_corpus(args.root, args.layout)
+    except LayoutError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    total_h = 0.0
+    print(f"{args.root}: valid {args.layout} corpus")
+    for folder, mixtures in found.items():
+        rate = sf.info(mixtures[0].mix).samplerate
+        hours = sum(m.frames for m in mixtures) / rate / 3600
+        total_h += hours
+        print(f"  {folder}: {len(mixtures)} mixtures, {rate} Hz, {hours:.2f} h")
+    print(f"total: {sum(map(len, found.values()))} mixtures, {total_h:.2f} h")
+
+
+if __name__ == "__main__":
+    main()
