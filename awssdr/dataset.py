@@ -17,9 +17,12 @@ class T60Dataset(torch.utils.data.Dataset):
     """Items are (sdr (n_mels, frames) float32, t60_s); `rows` keeps the manifest's other columns."""
 
     def __init__(self, manifest, params: SDRParams, cache_dir=None, progress: bool = True):
-        self.rows = read_manifest(manifest, required=("path", "t60_s"))
+        cache = feature_cache_file(Path(manifest), params, cache_dir)
+        cached = cache is not None and cache.is_file()  # then the audio itself is not needed
+        self.rows = read_manifest(manifest, required=("path", "t60_s"), check_files=not cached)
         self.t60_s = torch.tensor([float(row["t60_s"]) for row in self.rows])
-        self.features = _cached_features(Path(manifest), self.rows, params, cache_dir, progress)
+        self.features = (torch.load(cache, weights_only=True) if cached
+                         else _computed_features(Path(manifest).name, self.rows, params, cache, progress))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -48,19 +51,27 @@ def features_of_file(path, params: SDRParams) -> torch.Tensor:
     return torch.from_numpy(sdr).float()
 
 
-def _cached_features(manifest: Path, rows, params: SDRParams, cache_dir, progress: bool) -> list[torch.Tensor]:
-    """Features of every row, from `cache_dir` when an entry for this manifest and these parameters exists."""
-    cache = None
-    if cache_dir is not None:
-        stamp = hashlib.sha1(manifest.read_bytes()).hexdigest()[:12]
-        cache = Path(cache_dir) / f"{manifest.stem}-{stamp}-{params.cache_key()}.pt"
-        if cache.is_file():
-            return torch.load(cache, weights_only=True)
+def feature_cache_file(manifest: Path, params: SDRParams, cache_dir, stem: str | None = None) -> Path | None:
+    """Where the features of this manifest (its exact bytes) and these parameters are cached, if anywhere;
+    `stem` names the manifest when `manifest` is a staged copy of it."""
+    if cache_dir is None:
+        return None
+    stamp = hashlib.sha1(manifest.read_bytes()).hexdigest()[:12]
+    return Path(cache_dir) / f"{stem or manifest.stem}-{stamp}-{params.cache_key()}.pt"
+
+
+def save_features(features: list[torch.Tensor], cache: Path) -> None:
+    """Write a feature cache atomically (temporary file, then rename)."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp")
+    torch.save(features, tmp)
+    tmp.replace(cache)
+
+
+def _computed_features(name: str, rows, params: SDRParams, cache: Path | None, progress: bool) -> list[torch.Tensor]:
+    """Features of every row, saved atomically to `cache` when given."""
     features = [features_of_file(row["path"], params)
-                for row in progress_bar(rows, f"SDR features of {manifest.name}", enabled=progress)]
+                for row in progress_bar(rows, f"SDR features of {name}", enabled=progress)]
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp")
-        torch.save(features, tmp)
-        tmp.replace(cache)
+        save_features(features, cache)
     return features

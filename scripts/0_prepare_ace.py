@@ -1,0 +1,30 @@
+"""Write the ACE challenge single-channel speech manifest (OUT/<split>.csv) with the authors' T60 per room.
+
+Room, configuration, talker, noise and SNR come from each file's path (awssdr.corpora.ACE_PATH_PATTERN, or
+--pattern); T60s from the authors' table, overridden by --labels (CSV with columns room_config,t60_s).
+Example: python scripts/0_prepare_ace.py --ace ACE_Corpus_Eval/Speech/Single --out data/ace
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from awssdr.corpora import ACE_PATH_PATTERN, prepare_ace  # noqa: E402
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ace", required=True, help="folder holding the ACE single-channel speech files")
+    parser.add_argument("--out", default="data/ace", help="output folder (default: data/ace)")
+    parser.add_argument("--split", default="eval", choices=["eval", "dev"])
+    parser.add_argument("--labels", help="CSV room_config,t60_s overriding the authors' T60s")
+    parser.add_argument("--pattern", default=ACE_PATH_PATTERN,
+                        help="regular expression with groups room, config, talker, noise, snr (matched on the path)")
+    args = parser.parse_args(argv)
+    out = prepare_ace(args.ace, args.out, args.split, args.labels, args.pattern)
+    print(f"wrote {out} ({len(out.read_text().splitlines()) - 1} files)")
+
+
+if __name__ == "__main__":
+    main()
