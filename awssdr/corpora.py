@@ -21,7 +21,7 @@ import torch
 from scipy.signal import fftconvolve
 
 from speechkit.audio import read_audio, write_audio
-from speechkit.corpus.noise import mix_at_snr
+from speechkit.corpus.noise import mix_at_snr, tpdf_dither
 from speechkit.corpus.rooms import T60MeasurementError, measure_t60
 from speechkit.manifest import write_manifest
 from speechkit.progress import progress as progress_bar
@@ -141,7 +141,7 @@ def make_example(sources: Sources, options: TrainsetOptions, index: int, rir_poo
     wet = fftconvolve(sources.wave(sources.speech[index]), sources.wave(rir["path"]))
     wave = mix_at_snr(wet, noise_segment(sources.wave(noise_path), len(wet), rng), snr_db).astype(np.float64)
     wave *= rng.uniform(*PEAK_RANGE) / np.max(np.abs(wave))
-    wave += (rng.random(len(wave)) - rng.random(len(wave))) / 2 ** 15
+    wave += tpdf_dither(len(wave), rng)
     row = {"t60_s": rir["t60_s"], "snr_db": f"{snr_db:g}", "noise": noise_path.stem, "rir": rir["path"].name,
            "speech": sources.speech_names[index], "rir_path": rir["path"], "noise_path": noise_path,
            "speech_path": sources.speech[index]}

@@ -33,7 +33,7 @@ from scipy.signal import fftconvolve
 from speechkit.audio import read_audio, write_audio
 from speechkit.manifest import read_manifest, write_manifest
 from speechkit.progress import progress
-from speechkit.corpus.noise import BABBLE_TALKERS, NOISE_TYPES, babble, coloured_noise, mix_at_snr
+from speechkit.corpus.noise import BABBLE_TALKERS, NOISE_TYPES, babble, coloured_noise, mix_at_snr, tpdf_dither
 from speechkit.corpus.rooms import RIR_BITS, T60_RANGE_S, make_room
 from speechkit.corpus.sentences import random_sentence
 from speechkit.corpus.synthesis import (SAMPLE_RATE, Prosody, Voice, engine_versions, require_engines,
@@ -245,12 +245,6 @@ def _add_noise(sources: SplitSources, wave: np.ndarray, utterance: int, rng: np.
     return mix_at_snr(wave, noise, snr_db), noise_type, snr_db
 
 
-def _dither(num_samples: int, rng: np.random.Generator) -> np.ndarray:
-    """TPDF dither of one 16-bit step: quantising without it leaves digital silence (e.g. before the direct
-    sound of a clean example), where a real recording always has a noise floor and log-mel features exist."""
-    return (rng.random(num_samples) - rng.random(num_samples)) / 2 ** 15
-
-
 def _make_t60_examples(sources: SplitSources, indices: range) -> list[dict]:
     """T60 examples `indices`: room index % rooms (balanced), a random utterance, noise and peak level."""
     rows = []
@@ -261,7 +255,7 @@ def _make_t60_examples(sources: SplitSources, indices: range) -> list[dict]:
         wet = sources.reverberate(sources.utterance(utterance), room_index)
         wave, noise_type, snr_db = _add_noise(sources, wet, utterance, rng)
         wave *= rng.uniform(*T60_PEAK_RANGE) / np.max(np.abs(wave))
-        wave += _dither(len(wave), rng)
+        wave += tpdf_dither(len(wave), rng)
         name = f"{sources.split}_rev{index:05d}"
         write_audio(sources.out_dir / "t60" / sources.split / f"{name}.wav", wave, SAMPLE_RATE)
         rows.append({"path": f"{sources.split}/{name}.wav", "t60_s": sources.room_t60_s[room_index],

@@ -36,3 +36,9 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
     signal_power, noise_power = np.mean(signal**2), np.mean(noise**2)
     gain = np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10)))
     return (signal + gain * noise).astype(np.float32)
+
+
+def tpdf_dither(num_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """TPDF dither of one 16-bit step: quantising without it leaves digital silence (e.g. before the direct
+    sound of a clean example), where a real recording always has a noise floor and log-mel features exist."""
+    return (rng.random(num_samples) - rng.random(num_samples)) / 2 ** 15
