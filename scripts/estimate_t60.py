@@ -10,20 +10,20 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import soundfile  # noqa: E402
 
 from awssdr.inference import load_estimator  # noqa: E402
+from speechkit.audio import AUDIO_SUFFIXES, find_audio_files  # noqa: E402
 
-AUDIO_SUFFIXES = {"." + fmt.lower() for fmt in soundfile.available_formats()}
 
-
-def audio_files(inputs):
+def audio_files(inputs) -> list[Path]:
     """The given files, and the audio files (by extension) under the given directories, sorted."""
+    files = []
     for item in map(Path, inputs):
-        if item.is_dir():
-            yield from sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-        else:
-            yield item
+        found = find_audio_files(item) if item.is_dir() else [item]
+        if not found:
+            raise FileNotFoundError(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder tree")
+        files += found
+    return files
 
 
 def main(argv=None) -> int:
@@ -33,9 +33,14 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
+    try:
+        files = audio_files(args.inputs)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     estimator = load_estimator(args.checkpoint, device=args.device)
     failures = 0
-    for path in audio_files(args.inputs):
+    for path in files:
         try:
             t60_s = estimator.estimate_file(path)
         except (ValueError, OSError) as err:

@@ -6,9 +6,23 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+# What counts as an audio file when a folder tree is searched (by extension, any case). TIMIT's NIST
+# SPHERE files are named .WAV and read like any other; everything here is readable by soundfile.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".nist", ".aif", ".aiff", ".au", ".caf", ".w64", ".rf64")
+
 
 class AudioError(ValueError):
     """A file that cannot be used as audio input; the message names the file and the problem."""
+
+
+def find_audio_files(folder, suffixes=AUDIO_SUFFIXES) -> list[Path]:
+    """Audio files anywhere under `folder`, sorted by their path relative to it (the same order on every
+    machine). An empty list when there are none; FileNotFoundError when `folder` is not a folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"not a folder: {folder}")
+    found = (p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
 def resample(wave: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

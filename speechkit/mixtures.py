@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioError, read_audio, write_audio
+from .audio import AUDIO_SUFFIXES, AudioError, find_audio_files, read_audio, write_audio
 from .manifest import write_manifest
 from .progress import progress
 
 SPLITS = ("tr", "cv", "tt")
-AUDIO_SUFFIXES = (".wav", ".flac")
 SOURCE_RMS_DB = -25.0  # level of the quieter-before-scaling source, in dB re full scale
 PEAK_LIMIT = 0.9  # mixtures and sources are scaled down together when any peak exceeds this
 _SPEAKER_STAGE, _MIXTURE_STAGE = 0, 1
@@ -38,7 +37,7 @@ def find_utterances(root, speakers_csv=None) -> list[Utterance]:
         raise FileNotFoundError(f"utterance folder not found: {root}")
     if speakers_csv is not None:
         return _listed_utterances(root, Path(speakers_csv))
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    paths = find_audio_files(root)
     if not paths:
         raise FileNotFoundError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found in it or below it")
     loose = [p for p in paths if p.parent == root]

@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from .audio import read_audio
+from .progress import progress
 
 
 class LayoutError(ValueError):
@@ -44,7 +45,7 @@ def paired_folders(mix_dir: Path, source_dirs: list[Path], sample_rate: int | No
     if not mixes:
         raise LayoutError(f"{mix_dir}: no .wav files")
     problems, mixtures = [], []
-    for mix in mixes:
+    for mix in progress(mixes, f"checking {mix_dir.parent.name}/{mix_dir.name}"):
         sources = tuple(folder / mix.name for folder in source_dirs)
         problem = _check_mixture(mix, sources, sample_rate)
         if problem:
