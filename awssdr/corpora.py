@@ -11,27 +11,30 @@ import platform
 import re
 import shutil
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import scipy
+import scipy.io
 import soundfile
 import torch
 from scipy.signal import fftconvolve
 
-from speechkit.audio import read_audio, write_audio
+from speechkit.audio import AUDIO_SUFFIXES, find_audio_files, read_audio, resample, write_audio
 from speechkit.corpus.noise import mix_at_snr, tpdf_dither
 from speechkit.corpus.rooms import T60MeasurementError, measure_t60
 from speechkit.manifest import write_manifest
 from speechkit.progress import progress as progress_bar
 
-from .evaluation import error_statistics
 from .dataset import feature_cache_file, save_features
 from .features import SDRParams, spectral_decay_rates
 
 SAMPLE_RATE = 16000
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".sph", ".aif", ".aiff")  # TIMIT's NIST .WAV files read as .wav
+RIR_SUFFIXES = AUDIO_SUFFIXES + (".mat",)  # .mat: the Aachen AIR database's own format
+CHUNK = 64  # examples per task when several worker processes prepare a set
 PEAK_RANGE = (0.3, 0.9)  # the peak level of an example is drawn from this range, as in the default corpus
 SPLITS = ("train", "valid")
 OUTPUT_NAMES = ("audio", "rirs.csv", "prepare.json", "train.csv", "valid.csv")
@@ -56,16 +59,33 @@ class TrainsetOptions:
 
 
 # ---------------------------------------------------------------- source files
-def audio_files(folder) -> list[Path]:
-    """Audio files anywhere under `folder`, sorted by relative path (so the order is the same on every machine)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CorpusError(f"not a folder: {folder}")
-    files = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES),
-                   key=lambda p: p.relative_to(folder).as_posix())
+def audio_files(folder, suffixes=AUDIO_SUFFIXES) -> list[Path]:
+    """Audio files anywhere under `folder` in a machine-independent order; an error when there are none."""
+    try:
+        files = find_audio_files(folder, suffixes)
+    except FileNotFoundError as err:
+        raise CorpusError(str(err)) from err
     if not files:
-        raise CorpusError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found in this folder tree")
+        raise CorpusError(f"{folder}: no audio files ({', '.join(suffixes)}) found in this folder tree")
     return files
+
+
+def read_rir(path: Path) -> tuple[np.ndarray, int]:
+    """First channel of an RIR file as float64, with its rate: any audio file, or an Aachen AIR `.mat`
+    file (variables `h_air` and `air_info.fs`)."""
+    if path.suffix.lower() != ".mat":
+        rir, rate = read_audio(path, channel=0)
+        return rir.astype(np.float64), rate
+    try:
+        variables = scipy.io.loadmat(path)
+        rate = int(np.asarray(variables["air_info"]["fs"][0, 0]).item())
+        h_air = np.atleast_2d(np.asarray(variables["h_air"], dtype=np.float64))
+    except (KeyError, IndexError, ValueError, TypeError, OSError) as err:
+        raise CorpusError(f"{path}: not an AIR-format .mat RIR (needs h_air and air_info.fs): {err!r}") from err
+    rir = h_air[0] if h_air.shape[0] <= h_air.shape[1] else h_air[:, 0]  # (channels, samples) or the transpose
+    if not len(rir) or not np.isfinite(rir).all():
+        raise CorpusError(f"{path}: h_air is empty or holds non-finite values")
+    return np.ascontiguousarray(rir), rate
 
 
 def label_rirs(rir_dir, decay_db: float, skip_bad: bool, progress: bool = True) -> tuple[list[dict], list[dict]]:
@@ -74,10 +94,9 @@ def label_rirs(rir_dir, decay_db: float, skip_bad: bool, progress: bool = True) 
     An RIR whose Schroeder decay does not cover the fit range is an error naming the file, or with
     `skip_bad` a warning and an entry in `skipped`."""
     labelled, skipped = [], []
-    for path in progress_bar(audio_files(rir_dir), "measuring RIR T60s", enabled=progress):
-        rir, rate = read_audio(path, channel=0)
+    for path in progress_bar(audio_files(rir_dir, RIR_SUFFIXES), "measuring RIR T60s", enabled=progress):
         try:
-            labelled.append({"path": path.resolve(), "t60_s": measure_t60(rir.astype(np.float64), rate, decay_db)})
+            labelled.append({"path": path.resolve(), "t60_s": measure_t60(*read_rir(path), decay_db)})
         except T60MeasurementError as err:
             if not skip_bad:
                 raise CorpusError(f"{path}: cannot measure its T60 over {decay_db:g} dB: {err}. Remove the file, "
@@ -122,6 +141,12 @@ class Sources:
             self._waves[path] = read_audio(path, sample_rate=SAMPLE_RATE, channel=0)[0].astype(np.float64)
         return self._waves[path]
 
+    def rir(self, path: Path) -> np.ndarray:
+        if path not in self._waves:
+            rir, rate = read_rir(path)
+            self._waves[path] = resample(rir, rate, SAMPLE_RATE)
+        return self._waves[path]
+
 
 def noise_segment(noise: np.ndarray, num_samples: int, rng: np.random.Generator) -> np.ndarray:
     """A random stretch of `num_samples` of a recording, looped when the recording is shorter."""
@@ -138,7 +163,7 @@ def make_example(sources: Sources, options: TrainsetOptions, index: int, rir_poo
     rir = sources.rirs[int(rng.choice(rir_pool))]
     noise_path = sources.noise[int(rng.integers(len(sources.noise)))]
     snr_db = float(options.snr_db[int(rng.integers(len(options.snr_db)))])
-    wet = fftconvolve(sources.wave(sources.speech[index]), sources.wave(rir["path"]))
+    wet = fftconvolve(sources.wave(sources.speech[index]), sources.rir(rir["path"]))
     wave = mix_at_snr(wet, noise_segment(sources.wave(noise_path), len(wet), rng), snr_db).astype(np.float64)
     wave *= rng.uniform(*PEAK_RANGE) / np.max(np.abs(wave))
     wave += tpdf_dither(len(wave), rng)
@@ -158,33 +183,92 @@ def pcm16_features(wave: np.ndarray, params: SDRParams) -> torch.Tensor:
     return torch.from_numpy(sdr).float()
 
 
+@dataclass
+class ExampleMaker:
+    """Makes examples by index: writes each one's audio (or computes its features) and returns its rows.
+
+    One of these lives in every worker process; an example depends only on (seed, index), never on which
+    process made it or in which order."""
+    sources: Sources
+    options: TrainsetOptions
+    out_dir: Path
+    pools: dict[str, np.ndarray]
+    valid: np.ndarray
+    params: SDRParams
+    features_only: bool
+
+    def __call__(self, indices: range) -> list[tuple[str, dict, torch.Tensor | None]]:
+        made = []
+        for index in indices:
+            split = "valid" if self.valid[index] else "train"
+            wave, row = make_example(self.sources, self.options, index, self.pools[split])
+            path = self.out_dir / "audio" / split / f"{split}_{index:06d}.wav"
+            features = pcm16_features(wave, self.params) if self.features_only else None
+            if not self.features_only:
+                write_audio(path, wave, SAMPLE_RATE)
+            made.append((split, {"path": path.resolve(), **row}, features))
+        return made
+
+
+_worker_maker: ExampleMaker | None = None  # set in each worker process by _start_worker
+
+
+def _start_worker(maker: ExampleMaker) -> None:
+    global _worker_maker
+    torch.set_num_threads(1)
+    _worker_maker = maker
+
+
+def _make_in_worker(indices: range) -> list:
+    return _worker_maker(indices)
+
+
+def make_examples(maker: ExampleMaker, count: int, workers: int, desc: str, progress: bool) -> list:
+    """(split, row, features) of examples 0..count-1, in index order, made by `workers` processes."""
+    chunks = [range(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
+    bar = progress_bar(total=count, desc=desc, enabled=progress)
+    made = []
+    try:
+        if workers <= 1:
+            for chunk in chunks:
+                made += maker(chunk)
+                bar.update(len(chunk))
+            return made
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
+                                 initargs=(maker,)) as pool:
+            for chunk, result in zip(chunks, pool.map(_make_in_worker, chunks)):
+                made += result
+                bar.update(len(chunk))
+        return made
+    finally:
+        bar.close()
+
+
 # ---------------------------------------------------------------- the whole set
 def prepare_trainset(options: TrainsetOptions, out_dir, features_only: bool = False, cache_dir="data/cache/sdr",
-                     params: SDRParams | None = None, overwrite: bool = False, progress: bool = True) -> dict:
+                     params: SDRParams | None = None, overwrite: bool = False, progress: bool = True,
+                     workers: int = 1) -> dict:
     """Build the set in `out_dir` (audio, or only the SDR cache with `features_only`); returns the summary.
 
-    `train.csv`/`valid.csv` are renamed into place last, so an interrupted run leaves no complete-looking set."""
+    The output is the same for any number of `workers`. `train.csv`/`valid.csv` are renamed into place
+    last, so an interrupted or failed run leaves no complete-looking set."""
     out_dir = Path(out_dir)
     _clear_output(out_dir, overwrite)
     rirs, skipped = label_rirs(options.rir_dir, options.decay_db, options.skip_bad_rirs, progress)
     sources = Sources(options, rirs)
     pools = split_rirs(len(rirs), options.valid_fraction, options.seed)
-    rows = {split: [] for split in SPLITS}
-    features = {split: [] for split in SPLITS}
     params = params or SDRParams()
     valid = held_out(len(sources.speech), options.valid_fraction, [options.seed, len(sources.speech)])
-    for index in progress_bar(range(len(sources.speech)), f"making {out_dir.name}", enabled=progress):
-        split = "valid" if valid[index] else "train"
-        wave, row = make_example(sources, options, index, pools[split])
-        path = out_dir / "audio" / split / f"{split}_{index:06d}.wav"
-        if features_only:
-            features[split].append(pcm16_features(wave, params))
-        else:
-            write_audio(path, wave, SAMPLE_RATE)
-        rows[split].append({"path": path.resolve(), **row})
+    maker = ExampleMaker(sources, options, out_dir, pools, valid, params, features_only)
+    rows = {split: [] for split in SPLITS}
+    features = {split: [] for split in SPLITS}
+    for split, row, feature in make_examples(maker, len(sources.speech), workers, f"making {out_dir.name}", progress):
+        rows[split].append(row)
+        features[split].append(feature)
     write_manifest(out_dir / "rirs.csv", rirs, ["path", "t60_s"])
-    summary = {"options": asdict(options), "features_only": features_only, "examples": {s: len(rows[s]) for s in SPLITS},
-               "rirs": {s: len(pools[s]) for s in SPLITS}, "skipped_rirs": skipped, "versions": _versions()}
+    summary = {"options": asdict(options), "features_only": features_only,
+               "examples": {s: len(rows[s]) for s in SPLITS}, "rirs": {s: len(pools[s]) for s in SPLITS},
+               "skipped_rirs": skipped, "versions": _versions()}
     if features_only:
         summary["feature_cache"] = {"dir": str(cache_dir), "params": asdict(params)}
     (out_dir / "prepare.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -238,16 +322,20 @@ ACE_T60_S = {
     "dev": {"Building_Lobby_1": 0.8667, "Building_Lobby_2": 0.8218, "Office_1_1": 0.3811, "Office_1_2": 0.3244},
 }
 
-# Matched against each .wav path relative to --ace (POSIX separators), anywhere in the path:
-#   .../<room>/<config>/[more folders/]<anything>_<talker>_<anything>_<noise>_<snr>dB.wav
-# room: a folder such as Lecture_Room_1 or Building_Lobby; config: the folder below it, 1 or 2 (the
-# microphone configuration); talker: a token like F1 or M3; noise: a word such as Ambient, Babble, Fan;
-# snr: a signed number followed by "dB". Example: Speech/Single/Lecture_Room_1/1/Single_508_1_F1_Ambient_10dB.wav.
-# The exact ACE naming was not available when this was written; pass --pattern with the same named groups
-# if your copy differs.
-ACE_PATH_PATTERN = (r"(?:^|/)(?P<room>[A-Za-z][A-Za-z0-9_]*?)/(?P<config>[12])/(?:[^/]+/)*"
-                    r"(?:[^/]*_)?(?P<talker>[FM]\d+)_(?:[^/]*_)?(?P<noise>[A-Za-z]+)_(?P<snr>-?\d+(?:\.\d+)?)dB\.wav$")
+# Matched against each file name. The ACE speech files are named
+#   <mic>_<room>_<config>_<talker>_<utterance>_<noise>_<snr>dB.wav
+# e.g. Single_Lecture_Room_1_2_M3_s2_Babble_12dB.wav: mic configuration (Single, Chromebook, Mobile, ...),
+# room (Lecture_Room_1, Office_2, Building_Lobby, ...), microphone position 1 or 2, talker (F1, M3, ...),
+# utterance (s1..s5), noise type (Ambient, Babble, Fan) and SNR in dB. This is the field order the authors'
+# evaluation script reads from its utterance ids (talker, utterance, noise, SNR counted from the end) and
+# the name other public ACE loaders rebuild from the corpus's CSV columns (Mic config, Room, Room config,
+# Talker, Utterance, Noise, SNR); it was not checked against a copy of the corpus here. If your copy is
+# named otherwise, pass --pattern with the named groups room, config, talker, noise, snr (mic, utterance
+# optional).
+ACE_NAME_PATTERN = (r"^(?P<mic>[A-Za-z0-9]+)_(?P<room>[A-Za-z][A-Za-z0-9_]*?)_(?P<config>\d+)_(?P<talker>[^_]+)_"
+                    r"(?P<utterance>s\d+)_(?P<noise>[A-Za-z]+)_(?P<snr>[-+]?\d+(?:\.\d+)?)dB\.wav$")
 ACE_GROUPS = ("room", "config", "talker", "noise", "snr")
+ACE_COLUMNS = ["path", "t60_s", "snr_db", "noise", "room", "config", "room_config", "talker", "utterance", "mic"]
 
 
 def ace_labels(split: str, labels_csv=None) -> dict[str, float]:
@@ -264,57 +352,46 @@ def ace_labels(split: str, labels_csv=None) -> dict[str, float]:
     return labels
 
 
-def parse_ace_path(relative: str, pattern: re.Pattern) -> dict | None:
-    """Fields of one ACE speech file from its relative path, or None when the pattern does not match."""
-    match = pattern.search(relative)
+def parse_ace_name(name: str, pattern: re.Pattern) -> dict | None:
+    """Fields of one ACE speech file from its file name, or None when the pattern does not match."""
+    match = pattern.search(name)
     if match is None:
         return None
     fields = match.groupdict()
-    return {"room": fields["room"], "config": fields["config"], "talker": fields["talker"],
-            "noise": fields["noise"], "snr_db": fields["snr"]}
+    return {"room": fields["room"], "config": fields["config"], "room_config": f"{fields['room']}_{fields['config']}",
+            "talker": fields["talker"], "utterance": fields.get("utterance") or "", "noise": fields["noise"],
+            "snr_db": fields["snr"], "mic": fields.get("mic") or ""}
 
 
-def prepare_ace(ace_dir, out_dir, split: str = "eval", labels_csv=None, pattern: str = ACE_PATH_PATTERN) -> Path:
-    """Write `out_dir/<split>.csv` (path, t60_s, snr_db, noise, room, config, talker) for the ACE speech files
-    under `ace_dir` whose room_config has a T60; errors list unparsable names and rooms without a label."""
+def prepare_ace(ace_dir, out_dir, split: str = "eval", labels_csv=None, pattern: str = ACE_NAME_PATTERN,
+                mic: str = "Single") -> Path:
+    """Write `out_dir/<split>.csv` (path, t60_s and the fields of the file name) for the `mic` speech files
+    under `ace_dir`; errors list the file names that do not parse and the rooms without a T60."""
     ace_dir, regex = Path(ace_dir), re.compile(pattern)
     missing_groups = [g for g in ACE_GROUPS if g not in regex.groupindex]
     if missing_groups:
         raise CorpusError(f"pattern {pattern!r} lacks the named group(s) {', '.join(missing_groups)}")
     labels = ace_labels(split, labels_csv)
-    files = [p for p in audio_files(ace_dir) if p.suffix.lower() == ".wav"]
-    rows, unparsable, unlabelled = [], [], set()
-    for path in files:
-        fields = parse_ace_path(path.relative_to(ace_dir).as_posix(), regex)
+    rows, unparsable, unlabelled, other_mics = [], [], set(), 0
+    for path in audio_files(ace_dir, (".wav",)):
+        fields = parse_ace_name(path.name, regex)
         if fields is None:
             unparsable.append(str(path.relative_to(ace_dir)))
-            continue
-        room_config = f"{fields['room']}_{fields['config']}"
-        if room_config not in labels:
-            unlabelled.add(room_config)
-            continue
-        rows.append({"path": path.resolve(), "t60_s": labels[room_config], **fields})
+        elif mic and fields["mic"] and fields["mic"] != mic:
+            other_mics += 1
+        elif fields["room_config"] not in labels:
+            unlabelled.add(fields["room_config"])
+        else:
+            rows.append({"path": path.resolve(), "t60_s": labels[fields["room_config"]], **fields})
     if unparsable:
         raise CorpusError(f"{ace_dir}: {len(unparsable)} file name(s) do not match the ACE pattern {pattern!r}, "
-                          f"e.g. {', '.join(unparsable[:5])}; pass --pattern with named groups {ACE_GROUPS}")
+                          f"e.g. {', '.join(unparsable[:5])}. Point --ace at the speech folder (e.g. "
+                          f"Eval/Speech/Single) or pass --pattern with named groups {', '.join(ACE_GROUPS)}")
     if unlabelled:
         raise CorpusError(f"{ace_dir}: no {split} T60 for room_config {', '.join(sorted(unlabelled))}; known: "
                           f"{', '.join(labels)}. Use --split dev/eval or give them in --labels CSV")
+    if not rows:
+        raise CorpusError(f"{ace_dir}: no {mic!r} microphone files ({other_mics} file(s) of other microphones)")
     out = Path(out_dir) / f"{split}.csv"
-    write_manifest(out, rows, ["path", "t60_s", "snr_db", "noise", "room", "config", "talker"])
+    write_manifest(out, rows, ACE_COLUMNS)
     return out
-
-
-def ace_breakdown(per_utterance_rows: list[dict]) -> dict:
-    """Error statistics per room_config, per noise type and per noise type and SNR, from the rows of an
-    evaluation's per_utterance.csv (they need t60_s, t60_estimate_s, room, config, noise, snr_db)."""
-    truth = np.array([float(r["t60_s"]) for r in per_utterance_rows])
-    estimate = np.array([float(r["t60_estimate_s"]) for r in per_utterance_rows])
-    keys = {"per_room_config": [f"{r['room']}_{r['config']}" for r in per_utterance_rows],
-            "per_noise": [r["noise"] for r in per_utterance_rows],
-            "per_noise_snr_db": [f"{r['noise']}_{r['snr_db']}dB" for r in per_utterance_rows]}
-    breakdown = {}
-    for name, values in keys.items():
-        values = np.array(values)
-        breakdown[name] = {v: error_statistics(estimate[values == v], truth[values == v]) for v in sorted(set(values))}
-    return breakdown

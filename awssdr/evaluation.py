@@ -8,6 +8,10 @@ from speechkit.manifest import write_manifest
 from speechkit.progress import progress as progress_bar
 
 T60_BINS_S = (0.1, 0.4, 0.7, 1.0, 1.5)
+# Breakdowns by manifest columns, when the manifest has them (the ACE manifests have all three): the table
+# prints those with at most MAX_TABLE_GROUPS groups; summary.json holds every one.
+GROUPINGS = {"per_room": ("room",), "per_noise": ("noise",), "per_noise_snr_db": ("noise", "snr_db")}
+MAX_TABLE_GROUPS = 12
 
 
 def error_statistics(estimate_s, truth_s) -> dict:
@@ -44,32 +48,56 @@ def evaluate_estimator(estimator, dataset, out_dir, title: str = "", progress: b
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Statistics overall, per SNR (when the manifest has snr_db) and per true-T60 range."""
+    """Statistics overall, per SNR (when the manifest has snr_db), per true-T60 range, and per room, noise
+    type and noise type x SNR (when the manifest has those columns)."""
     truth = np.array([float(r["t60_s"]) for r in rows])
     estimate = np.array([r["t60_estimate_s"] for r in rows])
     summary = {"overall": error_statistics(estimate, truth), "per_snr_db": {}, "per_t60_range_s": {}}
     if "snr_db" in rows[0]:
         snrs = np.array([r["snr_db"] or "clean" for r in rows])
-        for snr in sorted(set(snrs), key=lambda s: (s == "clean", float(s) if s != "clean" else 0)):
+        for snr in sorted(set(snrs), key=_snr_order):
             summary["per_snr_db"][snr] = error_statistics(estimate[snrs == snr], truth[snrs == snr])
     for lo, hi in zip(T60_BINS_S, T60_BINS_S[1:]):
         inside = (truth >= lo) & ((truth < hi) | (hi == T60_BINS_S[-1]) & (truth <= hi))
         if inside.any():
             summary["per_t60_range_s"][f"{lo:.1f}-{hi:.1f}"] = error_statistics(estimate[inside], truth[inside])
+    for name, columns in GROUPINGS.items():
+        if all(c in rows[0] for c in columns):
+            labels = np.array([" ".join(r[c] or "clean" for c in columns) for r in rows])
+            order = sorted(set(labels), key=lambda label: [_snr_order(part) for part in label.split()])
+            summary[name] = {k: error_statistics(estimate[labels == k], truth[labels == k]) for k in order}
     return summary
+
+
+def _snr_order(value: str):
+    """Numbers first in numeric order, then words (e.g. "clean") in alphabetical order."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
 
 
 def format_table(summary: dict) -> str:
     """Plain-text table of a summary; bias is estimate minus truth."""
-    lines = [summary.get("title", ""), f"{'subset':<16}{'n':>6}{'bias s':>9}{'MSE s2':>9}{'RMSE s':>9}"
-             f"{'MAE s':>9}{'rho':>8}"]
     groups = [("all", summary["overall"])]
     groups += [(f"SNR {k} dB" if k != "clean" else "clean", v) for k, v in summary["per_snr_db"].items()]
     groups += [(f"T60 {k} s", v) for k, v in summary["per_t60_range_s"].items()]
+    omitted = []
+    for name in GROUPINGS:
+        found = summary.get(name, {})
+        if len(found) > MAX_TABLE_GROUPS:
+            omitted.append(f"{name} ({len(found)} groups)")
+        else:  # "Babble 12" -> "Babble 12 dB"
+            groups += [(f"{k} dB" if _snr_order(k.split()[-1])[0] == 0 else k, v) for k, v in found.items()]
+    width = max(len(name) for name, _ in groups) + 2
+    lines = [summary.get("title", ""), f"{'subset':<{width}}{'n':>6}{'bias s':>9}{'MSE s2':>9}{'RMSE s':>9}"
+             f"{'MAE s':>9}{'rho':>8}"]
     for name, s in groups:
-        lines.append(f"{name:<16}{s['n']:>6}{s['bias_s']:>+9.3f}{s['mse_s2']:>9.4f}{s['rmse_s']:>9.3f}"
+        lines.append(f"{name:<{width}}{s['n']:>6}{s['bias_s']:>+9.3f}{s['mse_s2']:>9.4f}{s['rmse_s']:>9.3f}"
                      f"{s['mae_s']:>9.3f}{s['pearson_rho']:>8.3f}")
     lines.append("(bias = mean of estimate - truth: positive means over-estimation)")
+    if omitted:
+        lines.append(f"in summary.json only: {', '.join(omitted)}")
     return "\n".join(line for line in lines if line)
 
 

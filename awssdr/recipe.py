@@ -69,7 +69,7 @@ def test_main(default_config: str, argv=None) -> None:
     """Entry point of the numbered test scripts."""
     parser = experiment_parser(test.__doc__, default_config)
     parser.add_argument("--checkpoint", help="a .dnn directory (default: the config's own checkpoint)")
-    parser.add_argument("--out", help="output folder (default: checkpoints/<checkpoint name>.eval/<test manifest name>/)")
+    parser.add_argument("--out", help="output folder (default: checkpoints/<checkpoint name>.eval/<manifest name>/)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     test(load_config(args.config, AWSSDRConfig, args.overrides), args.checkpoint, args.out, args.device)

@@ -1,8 +1,9 @@
 """Write the ACE challenge single-channel speech manifest (OUT/<split>.csv) with the authors' T60 per room.
 
-Room, configuration, talker, noise and SNR come from each file's path (awssdr.corpora.ACE_PATH_PATTERN, or
+Room, microphone position, talker, utterance, noise and SNR come from each file name
+(<mic>_<room>_<config>_<talker>_<utterance>_<noise>_<snr>dB.wav, awssdr.corpora.ACE_NAME_PATTERN, or
 --pattern); T60s from the authors' table, overridden by --labels (CSV with columns room_config,t60_s).
-Example: python scripts/0_prepare_ace.py --ace ACE_Corpus_Eval/Speech/Single --out data/ace
+Example: python scripts/0_prepare_ace.py --ace ACE/Eval/Speech/Single --split eval --out data/ace
 """
 import argparse
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from awssdr.corpora import ACE_PATH_PATTERN, prepare_ace  # noqa: E402
+from awssdr.corpora import ACE_NAME_PATTERN, CorpusError, prepare_ace  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -19,10 +20,14 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="data/ace", help="output folder (default: data/ace)")
     parser.add_argument("--split", default="eval", choices=["eval", "dev"])
     parser.add_argument("--labels", help="CSV room_config,t60_s overriding the authors' T60s")
-    parser.add_argument("--pattern", default=ACE_PATH_PATTERN,
-                        help="regular expression with groups room, config, talker, noise, snr (matched on the path)")
+    parser.add_argument("--mic", default="Single", help="microphone configuration to keep (default: Single)")
+    parser.add_argument("--pattern", default=ACE_NAME_PATTERN,
+                        help="regular expression with groups room, config, talker, noise, snr (matched on file names)")
     args = parser.parse_args(argv)
-    out = prepare_ace(args.ace, args.out, args.split, args.labels, args.pattern)
+    try:
+        out = prepare_ace(args.ace, args.out, args.split, args.labels, args.pattern, args.mic)
+    except CorpusError as err:
+        sys.exit(f"error: {err}")
     print(f"wrote {out} ({len(out.read_text().splitlines()) - 1} files)")
 
 

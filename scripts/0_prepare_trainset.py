@@ -6,19 +6,23 @@ Example: python scripts/0_prepare_trainset.py --speech TIMIT/TRAIN --rirs RIRS -
              --out data/awssdr_trainset1
 """
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from awssdr.corpora import TrainsetOptions, prepare_trainset  # noqa: E402
+from awssdr.corpora import CorpusError, TrainsetOptions, prepare_trainset  # noqa: E402
+from speechkit.audio import AudioError  # noqa: E402
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--speech", nargs="+", required=True, help="folder trees of anechoic speech (several for set 2)")
-    parser.add_argument("--rirs", required=True, help="folder tree of measured RIRs (first channel is used)")
+    parser.add_argument("--speech", nargs="+", required=True,
+                        help="folder trees of anechoic speech (several for set 2)")
+    parser.add_argument("--rirs", required=True,
+                        help="folder tree of measured RIRs: audio files or Aachen AIR .mat files (first channel used)")
     parser.add_argument("--noise", required=True, help="folder of noise recordings")
     parser.add_argument("--out", required=True, help="output folder, e.g. data/awssdr_trainset1")
     parser.add_argument("--snr-db", nargs="+", type=float, default=[0.0, 10.0, 20.0])
@@ -28,13 +32,20 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-bad-rirs", action="store_true", help="warn about and leave out unmeasurable RIRs")
     parser.add_argument("--features-only", action="store_true",
                         help="write no audio, only the SDR feature cache that training loads (see --cache-dir)")
-    parser.add_argument("--cache-dir", default="data/cache/sdr", help="feature cache folder (the config's data.cache_dir)")
+    parser.add_argument("--cache-dir", default="data/cache/sdr",
+                        help="feature cache folder (the config's data.cache_dir)")
     parser.add_argument("--overwrite", action="store_true", help="replace a prepared set in --out")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes making examples (default: all CPUs; the output does not depend on it)")
     args = parser.parse_args(argv)
     options = TrainsetOptions(args.speech, args.rirs, args.noise, args.snr_db, args.valid_fraction, args.seed,
                               args.decay_db, args.skip_bad_rirs)
     start_s = time.perf_counter()
-    summary = prepare_trainset(options, args.out, args.features_only, args.cache_dir, overwrite=args.overwrite)
+    try:
+        summary = prepare_trainset(options, args.out, args.features_only, args.cache_dir, overwrite=args.overwrite,
+                                   workers=args.workers)
+    except (CorpusError, AudioError, FileExistsError) as err:
+        sys.exit(f"error: {err}")
     print(f"{args.out}: {summary['examples']['train']} train / {summary['examples']['valid']} valid examples from "
           f"{summary['rirs']['train']} / {summary['rirs']['valid']} RIRs in {time.perf_counter() - start_s:.1f} s")
     for rir in summary["skipped_rirs"]:

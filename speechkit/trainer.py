@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from . import checkpoint, distributed
-from .progress import progress
 from .optim import LRSchedule, OptimConfig, make_optimizer
+from .progress import progress
 from .sampler import LengthBucketSampler
 
 

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from .script_runner import run_script
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"
 
@@ -17,14 +19,13 @@ def reference_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
-    """The default corpus at tiny scale (seed 0, two workers), made once per test session."""
-    from speechkit.corpus import make_default_corpus
-    from speechkit.corpus.synthesis import require_engines, SynthesisError
+    """The default corpus at tiny scale (seed 0, two workers), made once per test session by its script."""
+    from speechkit.corpus.synthesis import SynthesisError, require_engines
 
     try:
         require_engines()
     except SynthesisError as err:
         pytest.skip(f"speech synthesis engines missing: {err}")
     out_dir = tmp_path_factory.mktemp("corpus") / "seed0_workers2"
-    make_default_corpus(out_dir, scale="tiny", seed=0, workers=2)
+    run_script("0_make_default_data.py", "--out", out_dir, "--scale", "tiny", "--seed", 0, "--workers", 2)
     return out_dir

@@ -14,34 +14,10 @@ from speechkit.separation_data import LayoutError, SeparationDataset, check_corp
 from tdanet.config import DataConfig, ModelConfig, TDANetConfig
 from tdanet.recipe import train
 
+from .fake_corpora import separation_corpus, speaker_tree, write_wav
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_MODEL = {"in_channels": 16, "out_channels": 8, "num_blocks": 2, "upsampling_depth": 3, "num_heads": 2}
-LENGTH_S = 0.3
-
-
-def write_wav(path: Path, rate: int, seconds: float = LENGTH_S, seed: int = 0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, 0.1 * np.random.default_rng(seed).standard_normal(round(seconds * rate)), rate)
-
-
-def write_split(split_dir: Path, folders: tuple[str, ...], rate: int, names=("a", "b")) -> None:
-    for folder in folders:
-        for name in names:
-            write_wav(split_dir / folder / f"{name}.wav", rate)
-
-
-def fake_corpus(root: Path, layout: str) -> Path:
-    """The smallest tree of each layout: two mixtures per split folder, 8 kHz where the path says wav8k."""
-    if layout == "lrs2mix":
-        for split in ("tr", "cv", "tt"):
-            write_split(root / split, ("mix", "s1", "s2"), 16000)
-    elif layout == "libri2mix":  # no train-360 and no mix_single, as in a partial download
-        for split in ("train-100", "dev", "test"):
-            write_split(root / "wav8k/min" / split, ("mix_clean", "mix_both", "s1", "s2"), 8000)
-    else:
-        for split in ("tr", "cv", "tt"):
-            write_split(root / "wav8k/min" / split, ("mix_clean", "mix_both", "s1", "s2"), 8000)
-    return root
 
 
 def first_split(root: Path, layout: str) -> Path:
@@ -50,7 +26,7 @@ def first_split(root: Path, layout: str) -> Path:
 
 @pytest.mark.parametrize("layout", ["lrs2mix", "libri2mix", "wham"])
 def test_check_corpus_accepts_each_layout(tmp_path, layout):
-    found = check_corpus(fake_corpus(tmp_path, layout), layout)
+    found = check_corpus(separation_corpus(tmp_path, layout), layout)
     expected = {"lrs2mix": 3, "libri2mix": 6, "wham": 6}[layout]  # splits x mixture folders
     assert len(found) == expected and all(len(mixtures) == 2 for mixtures in found.values())
     if layout == "libri2mix":
@@ -59,7 +35,7 @@ def test_check_corpus_accepts_each_layout(tmp_path, layout):
 
 @pytest.mark.parametrize("layout", ["lrs2mix", "libri2mix", "wham"])
 def test_a_mixture_without_its_source_is_named(tmp_path, layout):
-    fake_corpus(tmp_path, layout)
+    separation_corpus(tmp_path, layout)
     missing = first_split(tmp_path, layout) / "s2" / "b.wav"
     missing.unlink()
     with pytest.raises(LayoutError, match=f"b.wav: missing source file.*{missing}"):
@@ -67,14 +43,14 @@ def test_a_mixture_without_its_source_is_named(tmp_path, layout):
 
 
 def test_a_length_mismatch_is_named(tmp_path):
-    fake_corpus(tmp_path, "wham")
+    separation_corpus(tmp_path, "wham")
     write_wav(tmp_path / "wav8k/min/cv/s1/a.wav", 8000, seconds=0.2)
     with pytest.raises(LayoutError, match=r"a.wav: lengths differ.*\[2400, 1600, 2400\]"):
         check_corpus(tmp_path, "wham")
 
 
 def test_a_rate_other_than_the_folder_name_says_is_named(tmp_path):
-    fake_corpus(tmp_path, "libri2mix")
+    separation_corpus(tmp_path, "libri2mix")
     for folder in ("mix_clean", "s1", "s2"):
         write_wav(tmp_path / "wav8k/min/test" / folder / "b.wav", 16000)
     with pytest.raises(LayoutError, match=r"b.wav: sample rates \[16000, 16000, 16000\] Hz, expected 8000 Hz"):
@@ -82,7 +58,7 @@ def test_a_rate_other_than_the_folder_name_says_is_named(tmp_path):
 
 
 def test_empty_and_missing_folders_are_named(tmp_path):
-    fake_corpus(tmp_path, "lrs2mix")
+    separation_corpus(tmp_path, "lrs2mix")
     for wav in (tmp_path / "cv/mix").glob("*.wav"):
         wav.unlink()
     for wav in (tmp_path / "tt/s1").glob("*.wav"):
@@ -101,7 +77,7 @@ def test_a_libri2mix_tree_needs_some_split(tmp_path):
 
 
 def test_check_script_prints_a_summary_or_the_error(tmp_path):
-    fake_corpus(tmp_path, "wham")
+    separation_corpus(tmp_path, "wham")
     script = [sys.executable, "scripts/0_check_corpus.py", "--layout", "wham", str(tmp_path)]
     good = subprocess.run(script, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert good.returncode == 0, good.stderr[-2000:]
@@ -112,14 +88,6 @@ def test_check_script_prints_a_summary_or_the_error(tmp_path):
 
 
 # ---------------------------------------------------------------- mixtures from single-speaker utterances
-def speaker_tree(root: Path, speakers: int = 6, utterances: int = 3) -> Path:
-    """ROOT/spkN/uM.wav at 16 kHz, 0.3 to 0.5 s long."""
-    for s in range(speakers):
-        for u in range(utterances):
-            write_wav(root / f"spk{s}" / f"u{u}.wav", 16000, seconds=0.3 + 0.1 * u, seed=10 * s + u)
-    return root
-
-
 def make_script(root: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "scripts/0_make_mixtures.py", str(root), "--out", str(out),
                            "--sample-rate", "8000", "--segment-s", "0.25", "--counts", "4", "2", "2", *options],

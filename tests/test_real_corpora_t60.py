@@ -4,24 +4,21 @@ import json
 
 import numpy as np
 import pytest
+import scipy.io
 import soundfile as sf
 import torch
 
 from awssdr import dataset as awssdr_dataset
 from awssdr.config import AWSSDRConfig, DataConfig, ModelConfig
-from awssdr.corpora import ACE_T60_S, CorpusError, TrainsetOptions, ace_breakdown, prepare_ace, prepare_trainset
+from awssdr.corpora import ACE_T60_S, CorpusError, TrainsetOptions, prepare_ace, prepare_trainset, read_rir
 from awssdr.dataset import T60Dataset
+from awssdr.evaluation import summarise
 from awssdr.features import SDRParams
 from awssdr.recipe import train
 from speechkit.manifest import read_manifest
 from speechkit.trainer import TrainConfig
 
-RIR_T60_S = {"a/hall.wav": 0.8, "a/office.wav": 0.3, "b/c/room.wav": 0.5, "b/lab.wav": 0.4}
-
-
-def decaying_noise(t60_s: float, rate: int, rng) -> np.ndarray:
-    t = np.arange(int(1.2 * t60_s * rate)) / rate
-    return (rng.standard_normal(len(t)) * 10 ** (-3 * t / t60_s)).astype(np.float32)  # -60 dB at t60_s
+from .fake_corpora import RIR_T60_S, decaying_noise, rir_tree
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +29,7 @@ def sources(tmp_path_factory):
         burst = rng.standard_normal(rate // 2) * np.hanning(rate // 2) * 0.3
         (root / "speech" / folder).mkdir(parents=True)
         sf.write(root / "speech" / folder / f"utt{i}.wav", burst.astype(np.float32), rate)
-    for name, t60_s in RIR_T60_S.items():
-        (root / "rirs" / name).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(root / "rirs" / name, decaying_noise(t60_s, 48000, rng), 48000, subtype="FLOAT")
+    rir_tree(root / "rirs")
     (root / "bad_rirs").mkdir()
     sf.write(root / "bad_rirs" / "stationary.wav", rng.standard_normal(48000).astype(np.float32) * 0.1, 48000)
     (root / "noise").mkdir()
@@ -83,10 +78,29 @@ def test_same_seed_gives_byte_identical_sets(prepared, sources, tmp_path):
     assert wavs and all((again / w).read_bytes() == (prepared / w).read_bytes() for w in wavs)
 
 
+def test_worker_processes_do_not_change_the_set(prepared, sources, tmp_path):
+    again = tmp_path / "set"
+    prepare_trainset(options(sources), again, progress=False, workers=2)
+    for name in ("train.csv", "valid.csv", "rirs.csv"):
+        assert (again / name).read_bytes() == (prepared / name).read_bytes()
+    wavs = sorted(p.relative_to(prepared) for p in (prepared / "audio").rglob("*.wav"))
+    assert all((again / w).read_bytes() == (prepared / w).read_bytes() for w in wavs)
+
+
+def test_air_mat_rirs_read_like_audio_files(tmp_path):
+    rir = decaying_noise(0.5, 48000, np.random.default_rng(3))
+    scipy.io.savemat(tmp_path / "air_x.mat", {"h_air": rir[None].astype(np.float64), "air_info": {"fs": 48000}})
+    wave, rate = read_rir(tmp_path / "air_x.mat")
+    assert rate == 48000 and np.array_equal(wave, rir.astype(np.float64))
+    scipy.io.savemat(tmp_path / "other.mat", {"x": rir})
+    with pytest.raises(CorpusError, match="other.mat.*h_air"):
+        read_rir(tmp_path / "other.mat")
+
+
 def test_bad_rir_is_an_error_naming_it_and_leaves_no_manifest(sources, tmp_path):
     bad_dir = tmp_path / "rirs"
     bad_dir.mkdir()
-    for path in [*(sources / "rirs").rglob("*.wav"), sources / "bad_rirs" / "stationary.wav"]:
+    for path in [*(sources / "rirs").rglob("*.*"), sources / "bad_rirs" / "stationary.wav"]:
         (bad_dir / path.name).write_bytes(path.read_bytes())
     with pytest.raises(CorpusError, match="stationary.wav"):
         prepare_trainset(options(sources, rir_dir=bad_dir), tmp_path / "out", progress=False)
@@ -124,10 +138,11 @@ def test_features_only_cache_equals_features_of_the_written_audio(prepared, sour
     assert len(cached) == len(from_audio) and all(torch.equal(a, b) for a, b in zip(cached, from_audio))
 
 
-ACE_FILES = ["Speech/Single/Lecture_Room_1/1/Single_508_1_F1_Ambient_0dB.wav",
-             "Speech/Single/Lecture_Room_1/2/Single_508_2_M3_Babble_10dB.wav",
-             "Speech/Single/Office_2/1/sub/Single_803_1_F2_Fan_20dB.wav",
-             "Speech/Single/Meeting_Room_2/2/Single_611_2_M1_Ambient_-1dB.wav"]
+ACE_FILES = ["Speech/Single/Lecture_Room_1/1/Single_Lecture_Room_1_1_F1_s1_Ambient_-1dB.wav",
+             "Speech/Single/Lecture_Room_1/2/Single_Lecture_Room_1_2_M3_s2_Babble_12dB.wav",
+             "Speech/Single/Office_2/1/sub/Single_Office_2_1_F2_s5_Fan_18dB.wav",
+             "Speech/Single/Meeting_Room_2/2/Single_Meeting_Room_2_2_M1_s3_Ambient_12dB.wav",
+             "Speech/Mobile/Office_2/1/Mobile_Office_2_1_F2_s5_Fan_18dB.wav"]
 
 
 def write_ace(root, names) -> None:
@@ -140,15 +155,29 @@ def test_ace_manifest_has_parsed_fields_and_the_authors_t60s(tmp_path):
     write_ace(tmp_path / "ace", ACE_FILES)
     rows = read_manifest(prepare_ace(tmp_path / "ace", tmp_path / "out"), ("path", "t60_s"))
     by_name = {r["path"].name: r for r in rows}
-    row = by_name["Single_508_2_M3_Babble_10dB.wav"]
-    assert (row["room"], row["config"], row["talker"], row["noise"], row["snr_db"]) == (
-        "Lecture_Room_1", "2", "M3", "Babble", "10")
+    assert len(rows) == 4  # the Mobile file is another microphone
+    row = by_name["Single_Lecture_Room_1_2_M3_s2_Babble_12dB.wav"]
+    assert (row["room"], row["config"], row["talker"], row["utterance"], row["noise"], row["snr_db"]) == (
+        "Lecture_Room_1", "2", "M3", "s2", "Babble", "12")
     assert float(row["t60_s"]) == ACE_T60_S["eval"]["Lecture_Room_1_2"]
-    assert by_name["Single_611_2_M1_Ambient_-1dB.wav"]["snr_db"] == "-1"
-    assert float(by_name["Single_803_1_F2_Fan_20dB.wav"]["t60_s"]) == 0.4305
-    breakdown = ace_breakdown([{**r, "t60_estimate_s": float(r["t60_s"]) + 0.1} for r in rows])
-    assert breakdown["per_room_config"]["Lecture_Room_1_1"]["bias_s"] == pytest.approx(0.1)
-    assert set(breakdown["per_noise"]) == {"Ambient", "Babble", "Fan"}
+    assert by_name["Single_Lecture_Room_1_1_F1_s1_Ambient_-1dB.wav"]["snr_db"] == "-1"
+    assert float(by_name["Single_Office_2_1_F2_s5_Fan_18dB.wav"]["t60_s"]) == 0.4305
+    summary = summarise([{**r, "t60_estimate_s": float(r["t60_s"]) + 0.1} for r in rows])
+    assert summary["per_room"]["Lecture_Room_1"]["n"] == 2
+    assert summary["per_room"]["Office_2"]["bias_s"] == pytest.approx(0.1)
+    assert list(summary["per_noise"]) == ["Ambient", "Babble", "Fan"]
+    assert list(summary["per_noise_snr_db"]) == ["Ambient -1", "Ambient 12", "Babble 12", "Fan 18"]
+
+
+def test_ace_dev_rooms_and_other_microphones(tmp_path):
+    write_ace(tmp_path / "ace", ["Single_Building_Lobby_2_M1_s1_Fan_18dB.wav", ACE_FILES[-1]])
+    rows = read_manifest(prepare_ace(tmp_path / "ace", tmp_path / "out", split="dev"))
+    assert [(r["room_config"], float(r["t60_s"])) for r in rows] == [("Building_Lobby_2", 0.8218)]
+    rows = read_manifest(prepare_ace(tmp_path / "ace", tmp_path / "out", split="eval", mic="Mobile",
+                                     labels_csv=None))
+    assert [r["mic"] for r in rows] == ["Mobile"]
+    with pytest.raises(CorpusError, match="no eval T60 for room_config Building_Lobby_2"):
+        prepare_ace(tmp_path / "ace", tmp_path / "out", split="eval")
 
 
 def test_ace_labels_csv_overrides_and_bad_names_are_listed(tmp_path):
