@@ -2,7 +2,8 @@
 recordings (the paper's sets 1 and 2), and the ACE challenge single-channel evaluation set.
 
 The training sets are rebuilt exactly from `OUT/prepare.json` (seed and options) and the source folders:
-example `index` draws everything from `np.random.default_rng([seed, index])`.
+the plan (which speech file and RIR each example uses) comes from the seed and the file counts, and
+example `index` draws its noise, SNR and level from `np.random.default_rng([seed, index])`.
 """
 import csv
 import io
@@ -56,6 +57,9 @@ class TrainsetOptions:
     seed: int = 0
     decay_db: float = 30.0
     skip_bad_rirs: bool = False
+    # None: one example per speech file, with a drawn RIR. N: N examples per RIR with drawn speech files,
+    # every file used about equally often (the paper's sets: 538 RIRs x 54 = 29,052 and x 108 = 58,104).
+    examples_per_rir: int | None = None
 
 
 # ---------------------------------------------------------------- source files
@@ -118,10 +122,33 @@ def held_out(count: int, valid_fraction: float, seed_words: list[int]) -> np.nda
     return mask
 
 
-def split_rirs(count: int, valid_fraction: float, seed: int) -> dict[str, np.ndarray]:
-    """RIR indices per split: validation RIRs are never used in training."""
-    valid = held_out(count, valid_fraction, [seed])
-    return {"train": np.flatnonzero(~valid), "valid": np.flatnonzero(valid)}
+@dataclass(frozen=True)
+class PlannedExample:
+    split: str
+    speech: int  # index into Sources.speech
+    rir: int  # index into the labelled RIRs
+
+
+def plan_examples(options: TrainsetOptions, n_speech: int, n_rirs: int) -> list[PlannedExample]:
+    """Which speech file and RIR every example uses. Validation examples use held-out speech files and
+    held-out RIRs only; the plan depends on the seed and the two counts, nothing else."""
+    if options.examples_per_rir is not None and options.examples_per_rir < 1:
+        raise CorpusError(f"examples_per_rir must be at least 1, got {options.examples_per_rir}")
+    rng = np.random.default_rng([options.seed, n_speech, n_rirs])
+    valid_rirs = held_out(n_rirs, options.valid_fraction, [options.seed])
+    valid_speech = held_out(n_speech, options.valid_fraction, [options.seed, n_speech])
+    plan = []
+    for split in SPLITS:
+        rirs = np.flatnonzero(valid_rirs == (split == "valid"))
+        speech = np.flatnonzero(valid_speech == (split == "valid"))
+        if options.examples_per_rir is None:
+            plan += [PlannedExample(split, int(i), int(rng.choice(rirs))) for i in speech]
+            continue
+        count = len(rirs) * options.examples_per_rir
+        shuffled = np.concatenate([rng.permutation(speech) for _ in range(-(-count // len(speech)))])
+        plan += [PlannedExample(split, int(shuffled[k]), int(rirs[k // options.examples_per_rir]))
+                 for k in range(count)]
+    return plan
 
 
 # ---------------------------------------------------------------- one example
@@ -156,20 +183,20 @@ def noise_segment(noise: np.ndarray, num_samples: int, rng: np.random.Generator)
     return noise[start:start + num_samples]
 
 
-def make_example(sources: Sources, options: TrainsetOptions, index: int, rir_pool: np.ndarray):
-    """Example `index`: speech file `index` convolved with a drawn RIR (full tail kept), plus a noise segment
-    at a drawn SNR, at a drawn peak level, with 1-LSB TPDF dither. Returns (wave, row without `path`)."""
+def make_example(sources: Sources, options: TrainsetOptions, index: int, planned: PlannedExample):
+    """Example `index`: its planned speech file convolved with its planned RIR (full tail kept), plus a noise
+    segment at a drawn SNR, at a drawn peak level, with 1-LSB TPDF dither. Returns (wave, row without `path`)."""
     rng = np.random.default_rng([options.seed, index])
-    rir = sources.rirs[int(rng.choice(rir_pool))]
+    rir = sources.rirs[planned.rir]
     noise_path = sources.noise[int(rng.integers(len(sources.noise)))]
     snr_db = float(options.snr_db[int(rng.integers(len(options.snr_db)))])
-    wet = fftconvolve(sources.wave(sources.speech[index]), sources.rir(rir["path"]))
+    wet = fftconvolve(sources.wave(sources.speech[planned.speech]), sources.rir(rir["path"]))
     wave = mix_at_snr(wet, noise_segment(sources.wave(noise_path), len(wet), rng), snr_db).astype(np.float64)
     wave *= rng.uniform(*PEAK_RANGE) / np.max(np.abs(wave))
     wave += tpdf_dither(len(wave), rng)
     row = {"t60_s": rir["t60_s"], "snr_db": f"{snr_db:g}", "noise": noise_path.stem, "rir": rir["path"].name,
-           "speech": sources.speech_names[index], "rir_path": rir["path"], "noise_path": noise_path,
-           "speech_path": sources.speech[index]}
+           "speech": sources.speech_names[planned.speech], "rir_path": rir["path"], "noise_path": noise_path,
+           "speech_path": sources.speech[planned.speech]}
     return wave.astype(np.float32), row
 
 
@@ -192,16 +219,15 @@ class ExampleMaker:
     sources: Sources
     options: TrainsetOptions
     out_dir: Path
-    pools: dict[str, np.ndarray]
-    valid: np.ndarray
+    plan: list[PlannedExample]
     params: SDRParams
     features_only: bool
 
     def __call__(self, indices: range) -> list[tuple[str, dict, torch.Tensor | None]]:
         made = []
         for index in indices:
-            split = "valid" if self.valid[index] else "train"
-            wave, row = make_example(self.sources, self.options, index, self.pools[split])
+            split = self.plan[index].split
+            wave, row = make_example(self.sources, self.options, index, self.plan[index])
             path = self.out_dir / "audio" / split / f"{split}_{index:06d}.wav"
             features = pcm16_features(wave, self.params) if self.features_only else None
             if not self.features_only:
@@ -256,18 +282,18 @@ def prepare_trainset(options: TrainsetOptions, out_dir, features_only: bool = Fa
     _clear_output(out_dir, overwrite)
     rirs, skipped = label_rirs(options.rir_dir, options.decay_db, options.skip_bad_rirs, progress)
     sources = Sources(options, rirs)
-    pools = split_rirs(len(rirs), options.valid_fraction, options.seed)
+    plan = plan_examples(options, len(sources.speech), len(rirs))
     params = params or SDRParams()
-    valid = held_out(len(sources.speech), options.valid_fraction, [options.seed, len(sources.speech)])
-    maker = ExampleMaker(sources, options, out_dir, pools, valid, params, features_only)
+    maker = ExampleMaker(sources, options, out_dir, plan, params, features_only)
     rows = {split: [] for split in SPLITS}
     features = {split: [] for split in SPLITS}
-    for split, row, feature in make_examples(maker, len(sources.speech), workers, f"making {out_dir.name}", progress):
+    for split, row, feature in make_examples(maker, len(plan), workers, f"making {out_dir.name}", progress):
         rows[split].append(row)
         features[split].append(feature)
     write_manifest(out_dir / "rirs.csv", rirs, ["path", "t60_s"])
     summary = {"options": asdict(options), "features_only": features_only,
-               "examples": {s: len(rows[s]) for s in SPLITS}, "rirs": {s: len(pools[s]) for s in SPLITS},
+               "examples": {s: len(rows[s]) for s in SPLITS},
+               "rirs_used": {s: len({e.rir for e in plan if e.split == s}) for s in SPLITS},
                "skipped_rirs": skipped, "versions": _versions()}
     if features_only:
         summary["feature_cache"] = {"dir": str(cache_dir), "params": asdict(params)}

@@ -73,9 +73,10 @@ def test_training_set_1_and_ace_eval(t60_sources, tmp_path, capsys):
 @runs("1_trainset2.py", "1_testset2.py")
 def test_training_set_2_from_features_only_and_ace_dev(t60_sources, tmp_path, capsys):
     for run in ("a", "b"):  # the same set twice, in folders of the same name: the same manifests and features
-        prepare_set(t60_sources, tmp_path / run / "trainset2", "TIMIT/TRAIN", "speech_commands",
-                    extra=("--features-only", "--cache-dir", tmp_path / run / "cache", "--workers", 2))
+        prepare_set(t60_sources, tmp_path / run / "trainset2", "TIMIT/TRAIN", "speech_commands", extra=(
+            "--examples-per-rir", 3, "--features-only", "--cache-dir", tmp_path / run / "cache", "--workers", 2))
     assert not (tmp_path / "a" / "trainset2" / "audio").exists()
+    assert json.loads((tmp_path / "a/trainset2/prepare.json").read_text())["examples"] == {"train": 9, "valid": 3}
     for name in ("train.csv", "valid.csv", "rirs.csv"):
         assert (tmp_path / "a/trainset2" / name).read_bytes() == (tmp_path / "b/trainset2" / name).read_bytes()
     caches = [sorted((tmp_path / run / "cache").glob("*.pt")) for run in ("a", "b")]

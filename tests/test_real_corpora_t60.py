@@ -1,6 +1,7 @@
 """Real-corpus preparation for AWSSDR on tiny fake trees: RIR labels, manifests, determinism, errors,
 the features-only cache, one training run, and the ACE manifest."""
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ import torch
 
 from awssdr import dataset as awssdr_dataset
 from awssdr.config import AWSSDRConfig, DataConfig, ModelConfig
-from awssdr.corpora import ACE_T60_S, CorpusError, TrainsetOptions, prepare_ace, prepare_trainset, read_rir
+from awssdr.corpora import (ACE_T60_S, CorpusError, TrainsetOptions, plan_examples, prepare_ace, prepare_trainset,
+                            read_rir)
 from awssdr.dataset import T60Dataset
 from awssdr.evaluation import summarise
 from awssdr.features import SDRParams
@@ -67,6 +69,22 @@ def test_manifests_split_by_rir_and_point_at_16k_audio(prepared):
     info = sf.info(train_rows[0]["path"])
     assert info.samplerate == 16000 and info.subtype == "PCM_16"
     assert json.loads((prepared / "prepare.json").read_text())["options"]["seed"] == 0
+
+
+def test_examples_per_rir_uses_every_rir_n_times_and_the_speech_evenly():
+    opts = TrainsetOptions(["speech"], "rirs", "noise", valid_fraction=0.25, examples_per_rir=5)
+    plan = plan_examples(opts, n_speech=8, n_rirs=4)
+    assert len(plan) == 20 and Counter(e.rir for e in plan) == {r: 5 for r in range(4)}
+    for split in ("train", "valid"):
+        rirs = {e.rir for e in plan if e.split == split}
+        speech = Counter(e.speech for e in plan if e.split == split)
+        assert max(speech.values()) - min(speech.values()) <= 1  # each file used about equally often
+        assert not rirs & {e.rir for e in plan if e.split != split}
+        assert not speech.keys() & {e.speech for e in plan if e.split != split}
+    one_per_file = plan_examples(TrainsetOptions(["speech"], "rirs", "noise", valid_fraction=0.25), 8, 4)
+    assert sorted(e.speech for e in one_per_file) == list(range(8))
+    with pytest.raises(CorpusError, match="at least 1"):
+        plan_examples(TrainsetOptions(["speech"], "rirs", "noise", examples_per_rir=0), 8, 4)
 
 
 def test_same_seed_gives_byte_identical_sets(prepared, sources, tmp_path):
