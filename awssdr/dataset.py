@@ -1,5 +1,6 @@
 """Reverberant-speech sets for T60 estimation: manifest rows with their SDR features, computed once and cached."""
 import hashlib
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,6 +20,8 @@ class T60Dataset(torch.utils.data.Dataset):
     def __init__(self, manifest, params: SDRParams, cache_dir=None, progress: bool = True):
         cache = feature_cache_file(Path(manifest), params, cache_dir)
         cached = cache is not None and cache.is_file()  # then the audio itself is not needed
+        if not cached:
+            _require_audio_of_features_only_set(Path(manifest), cache)
         self.rows = read_manifest(manifest, required=("path", "t60_s"), check_files=not cached)
         self.t60_s = torch.tensor([float(row["t60_s"]) for row in self.rows])
         self.features = (torch.load(cache, weights_only=True) if cached
@@ -33,6 +36,17 @@ class T60Dataset(torch.utils.data.Dataset):
     @property
     def lengths(self) -> list[int]:
         return [f.shape[-1] for f in self.features]
+
+
+def _require_audio_of_features_only_set(manifest: Path, cache: Path | None) -> None:
+    """A set prepared with --features-only has no audio: without its cache, say why instead of 'file not found'."""
+    record = manifest.parent / "prepare.json"
+    if record.is_file() and json.loads(record.read_text()).get("features_only"):
+        prepared = json.loads(record.read_text())["feature_cache"]
+        raise FileNotFoundError(
+            f"{manifest} was prepared without audio (--features-only) and its feature cache is not at {cache}: "
+            f"it was written to {prepared['dir']} for the features {prepared['params']}. Use that data.cache_dir "
+            f"and those features, or prepare the set again without --features-only")
 
 
 def collate(items):

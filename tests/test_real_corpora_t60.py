@@ -141,6 +141,8 @@ def test_features_only_cache_loads_without_audio_and_trains(sources, tmp_path, m
     monkeypatch.setattr(awssdr_dataset, "features_of_file", lambda *a: pytest.fail("read audio"))
     dataset = T60Dataset(out / "train.csv", SDRParams(), cache, progress=False)
     assert dataset[0][0].dtype.is_floating_point and dataset[0][0].shape[0] == SDRParams().n_mels
+    with pytest.raises(FileNotFoundError, match="--features-only.*time_step"):  # other features: no cache
+        T60Dataset(out / "train.csv", SDRParams(time_step="hop"), cache, progress=False)
     cfg = AWSSDRConfig(name="tiny", data=DataConfig(str(out / "train.csv"), str(out / "valid.csv"), None, str(cache)),
                        model=ModelConfig(hidden=32), train=TrainConfig(epochs=1, progress=False, device="cpu"),
                        checkpoint_dir=str(tmp_path / "ckpt"))
