@@ -214,8 +214,8 @@ def pcm16_features(wave: np.ndarray, params: SDRParams) -> torch.Tensor:
 class ExampleMaker:
     """Makes examples by index: writes each one's audio (or computes its features) and returns its rows.
 
-    One of these lives in every worker process; an example depends only on (seed, index), never on which
-    process made it or in which order."""
+    One of these lives in every worker process; an example depends only on its planned sources and on
+    (seed, index), never on which process made it or in which order."""
     sources: Sources
     options: TrainsetOptions
     out_dir: Path
