@@ -229,8 +229,10 @@ class ExampleMaker:
             split = self.plan[index].split
             wave, row = make_example(self.sources, self.options, index, self.plan[index])
             path = self.out_dir / "audio" / split / f"{split}_{index:06d}.wav"
-            features = pcm16_features(wave, self.params) if self.features_only else None
-            if not self.features_only:
+            if self.features_only:
+                features = pcm16_features(wave, self.params)
+            else:
+                features = None
                 write_audio(path, wave, SAMPLE_RATE)
             made.append((split, {"path": path.resolve(), **row}, features))
         return made
@@ -252,22 +254,18 @@ def _make_in_worker(indices: range) -> list:
 def make_examples(maker: ExampleMaker, count: int, workers: int, desc: str, progress: bool) -> list:
     """(split, row, features) of examples 0..count-1, in index order, made by `workers` processes."""
     chunks = [range(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
-    bar = progress_bar(total=count, desc=desc, enabled=progress)
+    pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
+                                initargs=(maker,)) if workers > 1 else None)
     made = []
     try:
-        if workers <= 1:
-            for chunk in chunks:
-                made += maker(chunk)
-                bar.update(len(chunk))
-            return made
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
-                                 initargs=(maker,)) as pool:
-            for chunk, result in zip(chunks, pool.map(_make_in_worker, chunks)):
+        with progress_bar(total=count, desc=desc, enabled=progress) as bar:
+            for result in pool.map(_make_in_worker, chunks) if pool is not None else map(maker, chunks):
                 made += result
-                bar.update(len(chunk))
+                bar.update(len(result))
         return made
     finally:
-        bar.close()
+        if pool is not None:
+            pool.shutdown()
 
 
 # ---------------------------------------------------------------- the whole set

@@ -41,8 +41,9 @@ class T60Dataset(torch.utils.data.Dataset):
 def _require_audio_of_features_only_set(manifest: Path, cache: Path | None) -> None:
     """A set prepared with --features-only has no audio: without its cache, say why instead of 'file not found'."""
     record = manifest.parent / "prepare.json"
-    if record.is_file() and json.loads(record.read_text()).get("features_only"):
-        prepared = json.loads(record.read_text())["feature_cache"]
+    summary = json.loads(record.read_text()) if record.is_file() else {}
+    if summary.get("features_only"):
+        prepared = summary["feature_cache"]
         raise FileNotFoundError(
             f"{manifest} was prepared without audio (--features-only) and its feature cache is not at {cache}: "
             f"it was written to {prepared['dir']} for the features {prepared['params']}. Use that data.cache_dir "

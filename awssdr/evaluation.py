@@ -54,19 +54,22 @@ def summarise(rows: list[dict]) -> dict:
     estimate = np.array([r["t60_estimate_s"] for r in rows])
     summary = {"overall": error_statistics(estimate, truth), "per_snr_db": {}, "per_t60_range_s": {}}
     if "snr_db" in rows[0]:
-        snrs = np.array([r["snr_db"] or "clean" for r in rows])
-        for snr in sorted(set(snrs), key=_snr_order):
-            summary["per_snr_db"][snr] = error_statistics(estimate[snrs == snr], truth[snrs == snr])
+        summary["per_snr_db"] = _per_group(rows, ("snr_db",), estimate, truth)
     for lo, hi in zip(T60_BINS_S, T60_BINS_S[1:]):
         inside = (truth >= lo) & ((truth < hi) | (hi == T60_BINS_S[-1]) & (truth <= hi))
         if inside.any():
             summary["per_t60_range_s"][f"{lo:.1f}-{hi:.1f}"] = error_statistics(estimate[inside], truth[inside])
     for name, columns in GROUPINGS.items():
         if all(c in rows[0] for c in columns):
-            labels = np.array([" ".join(r[c] or "clean" for c in columns) for r in rows])
-            order = sorted(set(labels), key=lambda label: [_snr_order(part) for part in label.split()])
-            summary[name] = {k: error_statistics(estimate[labels == k], truth[labels == k]) for k in order}
+            summary[name] = _per_group(rows, columns, estimate, truth)
     return summary
+
+
+def _per_group(rows: list[dict], columns: tuple[str, ...], estimate: np.ndarray, truth: np.ndarray) -> dict:
+    """Statistics per value of `columns` (joined by spaces; empty values read "clean"), numbers in order."""
+    labels = np.array([" ".join(r[c] or "clean" for c in columns) for r in rows])
+    order = sorted(set(labels), key=lambda label: [_snr_order(part) for part in label.split()])
+    return {k: error_statistics(estimate[labels == k], truth[labels == k]) for k in order}
 
 
 def _snr_order(value: str):
