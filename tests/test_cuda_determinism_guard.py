@@ -1,0 +1,94 @@
+"""Training graphs of both models hold no backward that throws on CUDA in deterministic mode.
+
+Training runs with torch.use_deterministic_algorithms(True) by default; a forbidden node (listed, with
+its source, in speechkit/determinism.py) would stop GPU training at its first backward pass. These tests
+walk the graph of one CPU training step per graph-changing option, so no GPU is needed to notice.
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from awssdr import AWSSDR, pad_sdr_batch
+from awssdr.model import POOLINGS
+from awssdr.recipe import mse_loss
+from speechkit.determinism import FORBIDDEN_BACKWARD_NODES, backward_node_names, forbidden_nodes
+from tdanet import TDANet
+from tdanet import model as tdanet_model
+from tdanet.model import VARIANTS
+from tdanet.recipe import pit_si_snr_loss
+
+TINY_TDANET = dict(sample_rate=8000, in_channels=16, out_channels=8, num_blocks=2, upsampling_depth=3,
+                   num_heads=2)
+CPU = torch.device("cpu")
+
+
+def assert_no_forbidden_node(loss: torch.Tensor, what: str) -> None:
+    found = forbidden_nodes(loss)
+    assert not found, (f"{what}: the training graph holds {', '.join(found)} "
+                       f"({'; '.join(FORBIDDEN_BACKWARD_NODES[n] for n in found)}), whose backward throws on "
+                       "CUDA under torch.use_deterministic_algorithms(True)")
+
+
+def stock_gated_resize(local, gate, embedding):
+    """What tdanet.model.GatedResize computes, in stock ops (autograd then records their own nodes)."""
+    gated = local * tdanet_model.resize(gate, local.shape[-1])
+    return gated if embedding is None else gated + tdanet_model.resize(embedding, local.shape[-1])
+
+
+def stock_depthwise_conv(x, weight, bias, stride, padding):
+    """What tdanet.model.DepthwiseConvFunction computes, as a plain depthwise F.conv1d."""
+    return F.conv1d(x, weight, bias, stride, padding, groups=x.shape[1])
+
+
+@pytest.fixture(params=["custom", "stock"])
+def tdanet_kernels(request, monkeypatch):
+    """TDANet's custom autograd Functions, or the stock ops they replace.
+
+    A walk cannot see inside a custom Function's hand-written backward, so the stock path shows the
+    graph those Functions stand for (the same resize and depthwise convolution)."""
+    if request.param == "stock":
+        monkeypatch.setattr(tdanet_model.GatedResize, "apply", staticmethod(stock_gated_resize))
+        monkeypatch.setattr(tdanet_model.DepthwiseConvFunction, "apply", staticmethod(stock_depthwise_conv))
+    return request.param
+
+
+@pytest.mark.parametrize("drop_below_db", [None, -30.0])
+@pytest.mark.parametrize("enc_kernel_size_ms", [4, 2])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_tdanet_training_step(tdanet_kernels, variant, enc_kernel_size_ms, drop_below_db):
+    torch.manual_seed(0)
+    model = TDANet(variant, enc_kernel_size_ms=enc_kernel_size_ms, **TINY_TDANET).train()
+    batch = torch.randn(2, 800), torch.randn(2, 2, 800)
+    loss = pit_si_snr_loss(model, batch, CPU, drop_below_db=drop_below_db).mean()
+    names = backward_node_names(loss)
+    custom_node = "GatedResizeBackward" in names
+    assert custom_node == (tdanet_kernels == "custom"), sorted(names)
+    assert_no_forbidden_node(loss, f"TDANet {variant}, {enc_kernel_size_ms} ms, {tdanet_kernels} kernels, "
+                                   f"loss.drop_below_db={drop_below_db}")
+    loss.backward()
+
+
+@pytest.mark.parametrize("mask_padding", [False, True])
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_awssdr_training_step(pooling, mask_padding):
+    torch.manual_seed(0)
+    model = AWSSDR(n_mels=4, hidden=8, kernel_size=3, pooling=pooling, mask_padding=mask_padding).train()
+    sdr, mask = pad_sdr_batch([torch.randn(4, 7), torch.randn(4, 5)])
+    loss = mse_loss(model, (sdr, mask, torch.tensor([0.4, 0.9])), CPU).mean()
+    assert_no_forbidden_node(loss, f"AWSSDR pooling={pooling}, mask_padding={mask_padding}")
+    loss.backward()
+
+
+def test_the_walk_finds_a_forbidden_node_behind_other_nodes():
+    x = torch.randn(2, 3, 10, requires_grad=True)
+    pooled = F.adaptive_avg_pool1d(torch.tanh(x) * 2, 4)
+    padded = F.pad(x, (2, 2), mode="reflect")
+    loss = pooled.sum() + padded.sum() + x.pow(2).sum()
+    assert forbidden_nodes(loss) == ["AdaptiveAvgPool2DBackward0", "ReflectionPad1DBackward0"]
+    assert forbidden_nodes(x.pow(2).sum()) == []
+
+
+def test_every_forbidden_name_is_a_node_of_this_torch():
+    """A misspelt or renamed entry would never match, and the guard would pass without looking."""
+    node_classes = set(dir(torch._C._functions))
+    assert set(FORBIDDEN_BACKWARD_NODES) <= node_classes, sorted(set(FORBIDDEN_BACKWARD_NODES) - node_classes)
