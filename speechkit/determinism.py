@@ -2,7 +2,8 @@
 
 Training turns `torch.use_deterministic_algorithms(True)` on (`train.deterministic`, the default). On a
 GPU, one of the nodes below in a model's autograd graph then stops training with a RuntimeError at the
-first backward pass; on CPU the same graph runs fine. Walking the graph finds them without a GPU.
+first backward pass; on CPU the same graph runs fine. Walking the graph finds them without a GPU
+(tests/test_cuda_determinism_guard.py does, for both models).
 """
 import torch
 
@@ -42,9 +43,9 @@ FORBIDDEN_BACKWARD_NODES = {
 }
 
 
-def backward_node_names(output: torch.Tensor) -> set[str]:
-    """Names of every node in the autograd graph that produced `output`."""
-    seen, stack = set(), [output.grad_fn]
+def backward_node_names(*outputs: torch.Tensor) -> set[str]:
+    """Names of every node in the autograd graphs that produced `outputs`."""
+    seen, stack = set(), [output.grad_fn for output in outputs]
     while stack:
         node = stack.pop()
         if node is not None and node not in seen:
@@ -53,6 +54,17 @@ def backward_node_names(output: torch.Tensor) -> set[str]:
     return {node.name() for node in seen}
 
 
-def forbidden_nodes(output: torch.Tensor) -> list[str]:
-    """The nodes of `output`'s graph that throw on CUDA under deterministic mode, sorted (empty: none)."""
-    return sorted(backward_node_names(output) & FORBIDDEN_BACKWARD_NODES.keys())
+def forbidden_nodes(*outputs: torch.Tensor) -> list[str]:
+    """The nodes of `outputs`' graphs that throw on CUDA under deterministic mode, sorted (empty: none)."""
+    return sorted(backward_node_names(*outputs) & FORBIDDEN_BACKWARD_NODES.keys())
+
+
+def forbidden_nodes_of_step(loss: torch.Tensor, parameters) -> list[str]:
+    """forbidden_nodes of a training step: of `loss`, and of its gradients computed with create_graph.
+
+    Those gradients record the ops that backward runs, also inside custom autograd Functions, whose
+    hand-written backward the loss's own graph does not show. An op there that only throws in its own
+    backward (which a training step never runs) is reported too: the check errs on the safe side."""
+    parameters = [p for p in parameters if p.requires_grad]
+    grads = torch.autograd.grad(loss, parameters, create_graph=True, allow_unused=True)
+    return forbidden_nodes(loss, *(grad for grad in grads if grad is not None))
