@@ -253,7 +253,7 @@ class TDANetBlock(nn.Module):
         # u: (batch, channels, frames) -> same
         scales = self.multiscale(self.projection_act(self.projection(u)))
         coarse = scales[-1].shape[-1]
-        g = self.global_attention(sum(F.adaptive_avg_pool1d(x, coarse) for x in scales))
+        g = self.global_attention(sum(AdaptiveAvgPoolFunction.apply(x, coarse) for x in scales))
         fused = self.top_down(scales, g)
         # The first LA's global input: paper, the coarsest F; release, the finer neighbour of its local input.
         x = fused.pop() if self.variant == "paper" else fused[-2]
@@ -379,7 +379,8 @@ class TDANet(nn.Module):
         return build_model(cls, source, variant, **config)
 
 
-# Autograd functions: the same maths as the plain ops, with less time or memory in training.
+# Autograd functions: the same maths as the plain ops, with less time or memory in training, or with a
+# backward that CUDA can run in deterministic mode.
 
 class GatedResize(torch.autograd.Function):
     """local * resize(gate) [+ resize(embedding)] to len(local), keeping only the small gate for backward.
@@ -411,6 +412,33 @@ def resize_backward(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     if grad.shape[-1] == shape[-1]:
         return grad
     return torch.ops.aten.upsample_nearest1d_backward(grad, grad.shape[-1:], shape, None)
+
+
+class AdaptiveAvgPoolFunction(torch.autograd.Function):
+    """F.adaptive_avg_pool1d to at most the input's length, with a backward that CUDA runs in deterministic
+    mode (adaptive_avg_pool2d's own backward throws there; see speechkit/determinism.py).
+
+    Each input frame lies in one bin or in two neighbouring ones, so its gradient is the share of its first
+    bin plus that of its second: two gathers, added in the order PyTorch's CPU backward adds them."""
+
+    @staticmethod
+    def forward(ctx, x, length):
+        if length > x.shape[-1]:
+            raise ValueError(f"pooling {x.shape[-1]} frames to {length}: the length must not exceed the input's")
+        ctx.frames = x.shape[-1]
+        return F.adaptive_avg_pool1d(x, length)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # grad: (batch, channels, length) -> (batch, channels, frames)
+        frames, length = ctx.frames, grad.shape[-1]
+        bins, frame = torch.arange(length, device=grad.device), torch.arange(frames, device=grad.device)
+        width = ((bins + 1) * frames + length - 1) // length - bins * frames // length  # PyTorch's bin edges
+        share = F.pad(grad / width.to(grad.dtype), (0, 1))  # a share of 0 for "no second bin"
+        first = frame * length // frames
+        second = torch.where((first + 1) * frames < (frame + 1) * length, first + 1, length)
+        shape = (*grad.shape[:-1], frames)
+        return share.gather(-1, first.expand(shape)) + share.gather(-1, second.expand(shape)), None
 
 
 class DepthwiseConvFunction(torch.autograd.Function):

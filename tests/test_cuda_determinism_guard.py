@@ -16,7 +16,7 @@ from speechkit.determinism import (FORBIDDEN_BACKWARD_NODES, backward_node_names
                                    forbidden_nodes_of_step)
 from tdanet import TDANet
 from tdanet import model as tdanet_model
-from tdanet.model import VARIANTS
+from tdanet.model import VARIANTS, AdaptiveAvgPoolFunction
 from tdanet.recipe import pit_si_snr_loss
 
 TINY_TDANET = dict(sample_rate=8000, in_channels=16, out_channels=8, num_blocks=2, upsampling_depth=3,
@@ -85,6 +85,18 @@ def test_awssdr_training_step(pooling, mask_padding):
     sdr, mask = pad_sdr_batch([torch.randn(4, 7), torch.randn(4, 5)])
     loss = mse_loss(model, (sdr, mask, torch.tensor([0.4, 0.9])), CPU).mean()
     assert_no_forbidden_node(loss, model, f"AWSSDR pooling={pooling}, mask_padding={mask_padding}")
+
+
+@pytest.mark.parametrize("frames, length", [(2001, 126), (1001, 126), (501, 126), (126, 126), (13, 5), (9, 1)])
+def test_tdanet_pooling_is_adaptive_avg_pool1d_bitwise(frames, length):
+    """TDANet's replacement for F.adaptive_avg_pool1d: the same values, and on CPU the same gradients."""
+    x = torch.randn(2, 3, frames, requires_grad=True)
+    grad = torch.randn(2, 3, length)
+    pooled, expected = AdaptiveAvgPoolFunction.apply(x, length), F.adaptive_avg_pool1d(x, length)
+    assert torch.equal(pooled, expected)
+    assert torch.equal(torch.autograd.grad(pooled, x, grad)[0], torch.autograd.grad(expected, x, grad)[0])
+    with pytest.raises(ValueError, match="must not exceed"):
+        AdaptiveAvgPoolFunction.apply(x, frames + 1)
 
 
 def test_the_walk_finds_a_forbidden_node_behind_other_nodes():
