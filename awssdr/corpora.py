@@ -27,6 +27,7 @@ from scipy.signal import fftconvolve
 from speechkit.audio import AUDIO_SUFFIXES, find_audio_files, read_audio, resample, write_audio
 from speechkit.corpus.noise import mix_at_snr, tpdf_dither
 from speechkit.corpus.rooms import T60MeasurementError, measure_t60
+from speechkit.errors import UserError
 from speechkit.manifest import write_manifest
 from speechkit.progress import progress as progress_bar
 
@@ -42,7 +43,7 @@ OUTPUT_NAMES = ("audio", "rirs.csv", "prepare.json", "train.csv", "valid.csv")
 EXAMPLE_COLUMNS = ["path", "t60_s", "snr_db", "noise", "rir", "speech", "rir_path", "noise_path", "speech_path"]
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError, ValueError):
     """Source folders or files that cannot make a corpus; the message names them and says what to do."""
 
 

@@ -7,7 +7,8 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from speechkit.separation_data import CORPUS_LAYOUTS, LayoutError, check_corpus  # noqa: E402
+from speechkit.separation_data import CORPUS_LAYOUTS, check_corpus  # noqa: E402
+from speechkit.cli import run  # noqa: E402
 
 
 def main() -> None:
@@ -15,11 +16,7 @@ def main() -> None:
     parser.add_argument("--layout", required=True, choices=list(CORPUS_LAYOUTS))
     parser.add_argument("root", help="corpus folder, e.g. data/Libri2Mix")
     args = parser.parse_args()
-    try:
-        found = check_corpus(args.root, args.layout)
-    except LayoutError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
+    found = check_corpus(args.root, args.layout)
     total_h = 0.0
     print(f"{args.root}: valid {args.layout} corpus")
     for folder, mixtures in found.items():
@@ -31,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from speechkit.cli import run  # noqa: E402
 from speechkit.mixtures import SPLITS, find_utterances, make_mixtures  # noqa: E402
 
 
@@ -29,13 +30,9 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace the mixtures already in --out")
     args = parser.parse_args()
     start_s = time.perf_counter()
-    try:
-        utterances = find_utterances(args.root, args.speakers)
-        counts = make_mixtures(utterances, args.out, tuple(args.counts), args.sample_rate,
-                               None if args.full_length else args.segment_s, args.level_db, args.seed,
-                               args.overwrite)
-    except (OSError, ValueError) as err:
-        sys.exit(f"error: {err}")
+    utterances = find_utterances(args.root, args.speakers)
+    counts = make_mixtures(utterances, args.out, tuple(args.counts), args.sample_rate,
+                           None if args.full_length else args.segment_s, args.level_db, args.seed, args.overwrite)
     for split in SPLITS:
         print(f"{split}: {counts[split]['mixtures']} mixtures from {counts[split]['speakers']} speakers "
               f"in {Path(args.out) / split}")
@@ -43,4 +40,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from awssdr.corpora import ACE_NAME_PATTERN, CorpusError, prepare_ace  # noqa: E402
+from awssdr.corpora import ACE_NAME_PATTERN, prepare_ace  # noqa: E402
+from speechkit.cli import run  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -24,12 +25,9 @@ def main(argv=None) -> None:
     parser.add_argument("--pattern", default=ACE_NAME_PATTERN,
                         help="regular expression with groups room, config, talker, noise, snr (matched on file names)")
     args = parser.parse_args(argv)
-    try:
-        out = prepare_ace(args.ace, args.out, args.split, args.labels, args.pattern, args.mic)
-    except CorpusError as err:
-        sys.exit(f"error: {err}")
+    out = prepare_ace(args.ace, args.out, args.split, args.labels, args.pattern, args.mic)
     print(f"wrote {out} ({len(out.read_text().splitlines()) - 1} files)")
 
 
 if __name__ == "__main__":
-    main()
+    run(main, None)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from awssdr.corpora import CorpusError, TrainsetOptions, prepare_trainset  # noqa: E402
-from speechkit.audio import AudioError  # noqa: E402
+from awssdr.corpora import TrainsetOptions, prepare_trainset  # noqa: E402
+from speechkit.cli import run  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -45,11 +45,8 @@ def main(argv=None) -> None:
     options = TrainsetOptions(args.speech, args.rirs, args.noise, args.snr_db, args.valid_fraction, args.seed,
                               args.decay_db, args.skip_bad_rirs, args.examples_per_rir)
     start_s = time.perf_counter()
-    try:
-        summary = prepare_trainset(options, args.out, args.features_only, args.cache_dir, overwrite=args.overwrite,
-                                   workers=args.workers)
-    except (CorpusError, AudioError, FileExistsError) as err:
-        sys.exit(f"error: {err}")
+    summary = prepare_trainset(options, args.out, args.features_only, args.cache_dir, overwrite=args.overwrite,
+                               workers=args.workers)
     elapsed_s = time.perf_counter() - start_s
     print(f"{args.out}: {summary['examples']['train']} train / {summary['examples']['valid']} valid examples from "
           f"{summary['rirs_used']['train']} / {summary['rirs_used']['valid']} RIRs in {elapsed_s:.1f} s")
@@ -58,4 +55,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main, None)

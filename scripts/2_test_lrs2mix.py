@@ -4,5 +4,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tdanet.recipe import test_main  # noqa: E402
+from speechkit.cli import run  # noqa: E402
 
-test_main("configs/tdanet/lrs2mix.yaml")
+run(test_main, "configs/tdanet/lrs2mix.yaml")

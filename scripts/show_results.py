@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from speechkit.cli import run  # noqa: E402
 from tdanet.recipe import format_table  # noqa: E402
 
 METRICS = (("bias_s", "bias s", "+.3f"), ("mse_s2", "MSE s2", ".4f"), ("pearson_rho", "rho", ".3f"))
@@ -47,4 +48,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main, None)

@@ -6,12 +6,14 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from .errors import UserError
+
 # What counts as an audio file when a folder tree is searched (by extension, any case). TIMIT's NIST
 # SPHERE files are named .WAV and read like any other; everything here is readable by soundfile.
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".sph", ".nist", ".aif", ".aiff", ".au", ".caf", ".w64", ".rf64")
 
 
-class AudioError(ValueError):
+class AudioError(UserError, ValueError):
     """A file that cannot be used as audio input; the message names the file and the problem."""
 
 
@@ -46,14 +48,13 @@ def read_audio(path, sample_rate: int | None = None, channel: int | None = None)
         raise AudioError(f"{path}: cannot read as audio ({err})") from err
     if wave.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no samples")
-    if wave.shape[1] > 1:
-        if channel is None:
-            raise AudioError(f"{path}: {wave.shape[1]} channels; choose one with channel=0..{wave.shape[1] - 1}")
-        if not 0 <= channel < wave.shape[1]:
-            raise AudioError(f"{path}: channel {channel} requested, but the file has {wave.shape[1]} channels")
-        wave = wave[:, channel]
-    else:
-        wave = wave[:, 0]
+    channels = wave.shape[1]
+    if channels > 1 and channel is None:
+        raise AudioError(f"{path}: {channels} channels; choose one (channel=0..{channels - 1}, "
+                         "--channel N on the command line)")
+    if channel is not None and not 0 <= channel < channels:
+        raise AudioError(f"{path}: channel {channel} requested, but the file has {channels} channel(s)")
+    wave = wave[:, channel or 0]
     if not np.isfinite(wave).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
     wave = np.ascontiguousarray(wave)

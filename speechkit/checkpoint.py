@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 import yaml
 
+from .errors import UserError
+
 WEIGHTS = "latest_weights.pyt"
 OPTIM = "latest_optim.pyt"
 TRAINER_STATE = "trainer_state.pyt"
@@ -29,7 +31,7 @@ INFO = "checkpoint.json"
 RESUME_FILES = (WEIGHTS, OPTIM, TRAINER_STATE, CONFIG, INFO)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that is missing or cannot be loaded; the message names the path and what is wrong."""
 
 

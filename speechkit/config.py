@@ -12,10 +12,12 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
+from .errors import UserError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that does not match its schema; the message names the key and the file."""
 
 
@@ -61,7 +63,12 @@ def build(schema: type[T], data: Any, source: str = "<dict>", where: str = "") -
     missing = [n for n, f in fields.items() if n not in values and _has_no_default(f)]
     if missing:
         raise ConfigError(f"{source}: missing required key {_join(where, missing[0])!r}")
-    return schema(**values)
+    try:
+        return schema(**values)
+    except (ValueError, TypeError) as err:  # a schema's own checks (__post_init__)
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"{source}: {where or 'top level'}: {err}") from err
 
 
 def to_dict(config) -> dict:

@@ -3,8 +3,10 @@ import csv
 import os
 from pathlib import Path
 
+from .errors import UserError
 
-class ManifestError(ValueError):
+
+class ManifestError(UserError, ValueError):
     """A manifest that cannot be used; the message names the file, the row and the problem."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AUDIO_SUFFIXES, AudioError, find_audio_files, read_audio, write_audio
+from .errors import UserError
 from .manifest import write_manifest
 from .progress import progress
 
@@ -21,6 +22,10 @@ SPLITS = ("tr", "cv", "tt")
 SOURCE_RMS_DB = -25.0  # level of the quieter-before-scaling source, in dB re full scale
 PEAK_LIMIT = 0.9  # mixtures and sources are scaled down together when any peak exceeds this
 _SPEAKER_STAGE, _MIXTURE_STAGE = 0, 1
+
+
+class MixtureError(UserError, ValueError):
+    """Utterances, a speaker list or mixture counts that cannot make a set; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ def find_utterances(root, speakers_csv=None) -> list[Utterance]:
         raise FileNotFoundError(f"{root}: no audio files ({', '.join(AUDIO_SUFFIXES)}) found in it or below it")
     loose = [p for p in paths if p.parent == root]
     if loose:
-        raise ValueError(f"{loose[0]}: file directly in {root}, so it has no speaker folder; put each "
+        raise MixtureError(f"{loose[0]}: file directly in {root}, so it has no speaker folder; put each "
                          "speaker's files in ROOT/<speaker>/ or give the speakers with a CSV (--speakers)")
     return [Utterance(p, p.parent.name) for p in paths]
 
@@ -54,18 +59,18 @@ def _listed_utterances(root: Path, speakers_csv: Path) -> list[Utterance]:
         reader = csv.DictReader(f)
         missing = {"path", "speaker"} - set(reader.fieldnames or [])
         if missing:
-            raise ValueError(f"{speakers_csv}: missing column(s) {', '.join(sorted(missing))}; "
+            raise MixtureError(f"{speakers_csv}: missing column(s) {', '.join(sorted(missing))}; "
                              "expected columns path,speaker")
         rows = list(reader)
     if not rows:
-        raise ValueError(f"{speakers_csv}: no rows")
+        raise MixtureError(f"{speakers_csv}: no rows")
     utterances = []
     for line, row in enumerate(rows, start=2):
         path = root / row["path"]
         if not path.is_file():
             raise FileNotFoundError(f"{speakers_csv}: line {line}: file not found: {path}")
         if not row["speaker"]:
-            raise ValueError(f"{speakers_csv}: line {line}: empty speaker id for {path}")
+            raise MixtureError(f"{speakers_csv}: line {line}: empty speaker id for {path}")
         utterances.append(Utterance(path, row["speaker"]))
     return sorted(utterances, key=lambda u: u.path)
 
@@ -75,7 +80,7 @@ def split_speakers(speakers, counts: tuple[int, int, int], seed: int) -> dict[st
     from a seeded shuffle of the sorted speaker ids."""
     speakers = sorted(set(speakers))
     if len(speakers) < 2 * len(SPLITS):
-        raise ValueError(f"{len(speakers)} speaker(s) found; need at least 2 per split ({2 * len(SPLITS)} "
+        raise MixtureError(f"{len(speakers)} speaker(s) found; need at least 2 per split ({2 * len(SPLITS)} "
                          f"for {'/'.join(SPLITS)}) so that each mixture has two different speakers")
     shares = len(speakers) * np.asarray(counts, dtype=float) / sum(counts)
     sizes = [max(2, int(round(share))) for share in shares]
@@ -154,9 +159,9 @@ def make_mixtures(utterances: list[Utterance], out_dir, counts: tuple[int, int, 
     """
     out_dir = Path(out_dir).resolve()  # manifest paths are made relative to it
     if len(counts) != len(SPLITS) or min(counts) < 1:
-        raise ValueError(f"counts must be {len(SPLITS)} positive mixture counts ({'/'.join(SPLITS)}), got {counts}")
+        raise MixtureError(f"counts must be {len(SPLITS)} positive mixture counts ({'/'.join(SPLITS)}), got {counts}")
     if not utterances:
-        raise ValueError("no utterances to mix")
+        raise MixtureError("no utterances to mix")
     speakers = split_speakers([u.speaker for u in utterances], counts, seed)
     _prepare_folder(out_dir, overwrite)
     segment = None if segment_s is None else round(segment_s * sample_rate)

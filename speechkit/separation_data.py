@@ -12,10 +12,11 @@ import soundfile as sf
 import torch
 
 from .audio import read_audio
+from .errors import UserError
 from .progress import progress
 
 
-class LayoutError(ValueError):
+class LayoutError(UserError, ValueError):
     """A corpus directory that does not have the expected layout; the message lists the first problems."""
 
 

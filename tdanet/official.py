@@ -83,6 +83,8 @@ def read_checkpoint(path) -> dict:
         raise ValueError(
             f"{path} holds objects that torch.load(weights_only=True) refuses ({error}). If you trust the "
             f"file, load it with torch.load(..., weights_only=False) and pass the loaded object instead.") from None
+    except Exception as error:  # torch raises several types for files that are not PyTorch checkpoints
+        raise ValueError(f"{path} is not a PyTorch checkpoint file ({type(error).__name__}: {error})") from error
 
 
 def unwrap_checkpoint(obj) -> tuple[dict[str, torch.Tensor], dict | None]:

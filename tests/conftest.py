@@ -2,8 +2,14 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from .script_runner import run_script
+
+# One thread for the whole session, set once: tiny models on a machine shared with other jobs can be 30x
+# slower with two OpenMP threads, and with torch 2.13's CPU wheel any later torch.set_num_threads(n > 1)
+# breaks MKL's batched float64 solve (DLASWP errors, then a hang in the BSS-eval SDR): never raise it again.
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference"

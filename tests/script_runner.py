@@ -15,6 +15,9 @@ def run_script(name: str, *args) -> None:
     try:
         os.chdir(REPO_ROOT)
         runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as exit_:
+        if exit_.code not in (0, None):
+            raise
     finally:
         sys.argv = argv
         os.chdir(cwd)

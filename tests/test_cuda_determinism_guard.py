@@ -24,14 +24,6 @@ TINY_TDANET = dict(sample_rate=8000, in_channels=16, out_channels=8, num_blocks=
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: on a machine shared with other jobs, two OpenMP threads can be 30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def assert_no_forbidden_node(loss: torch.Tensor, model: torch.nn.Module, what: str) -> None:
     found = forbidden_nodes_of_step(loss, model.parameters())

@@ -95,16 +95,18 @@ def test_training_set_2_from_features_only_and_ace_dev(t60_sources, tmp_path, ca
     assert re.search(r"^Building_Lobby\s+3\s", capsys.readouterr().out, re.MULTILINE)
 
 
-def test_preparation_errors_name_the_file_and_leave_no_manifest(t60_sources, tmp_path):
+def test_preparation_errors_name_the_file_and_leave_no_manifest(t60_sources, tmp_path, capsys):
     bad_rirs = tmp_path / "rirs"
     rir_tree(bad_rirs)
     (bad_rirs / "reverb" / "broken.wav").write_bytes(b"not audio")
-    with pytest.raises(SystemExit, match="broken.wav"):
+    with pytest.raises(SystemExit, match="2"):
         run_script("0_prepare_trainset.py", "--speech", t60_sources / "TIMIT", "--rirs", bad_rirs,
                    "--noise", t60_sources / "noise", "--out", tmp_path / "set")
+    assert re.match(r"error: .*broken\.wav", capsys.readouterr().err)
     assert not list((tmp_path / "set").glob("*.csv"))
-    with pytest.raises(SystemExit, match="no dev T60 for room_config Lecture_Room_1_1"):
+    with pytest.raises(SystemExit, match="2"):
         run_script("0_prepare_ace.py", "--ace", t60_sources / "ACE/Eval", "--split", "dev", "--out", tmp_path)
+    assert "no dev T60 for room_config Lecture_Room_1_1" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- TDANet: LRS2-2Mix, Libri2Mix, WHAM!

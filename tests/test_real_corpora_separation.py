@@ -84,7 +84,7 @@ def test_check_script_prints_a_summary_or_the_error(tmp_path):
     assert "wav8k/min/tt/mix_both: 2 mixtures, 8000 Hz" in good.stdout and "total: 12 mixtures" in good.stdout
     (tmp_path / "wav8k/min/tt/s1/a.wav").unlink()
     bad = subprocess.run(script, capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert bad.returncode == 1 and "missing source file" in bad.stderr
+    assert bad.returncode == 2 and "missing source file" in bad.stderr
 
 
 # ---------------------------------------------------------------- mixtures from single-speaker utterances

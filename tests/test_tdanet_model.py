@@ -22,14 +22,6 @@ def release_state_dict(tdanet_dir):
     return torch.load(tdanet_dir / "official-release_16k_4ms.state_dict.pt", weights_only=True)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models and gradchecks: on a machine shared with other jobs, two OpenMP threads can be 30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_outputs_match_reference(tdanet_dir, variant):
@@ -97,7 +89,7 @@ def test_parameter_counts(sample_rate, kernel_ms, paper, release):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_output_shapes_for_odd_lengths_and_input_layouts(one_thread, variant):
+def test_output_shapes_for_odd_lengths_and_input_layouts(variant):
     model = TDANet(variant, sample_rate=8000, **TINY).eval()
     with torch.no_grad():
         for length in (777, 1001, 4003):
@@ -118,7 +110,7 @@ def test_long_input_has_no_position_limit():
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_training_step_reaches_every_used_parameter(one_thread, variant):
+def test_training_step_reaches_every_used_parameter(variant):
     torch.manual_seed(0)
     model = TDANet(variant, sample_rate=8000, **TINY).train()
     model(torch.randn(2, 1600)).pow(2).mean().backward()
@@ -129,7 +121,7 @@ def test_training_step_reaches_every_used_parameter(one_thread, variant):
     assert no_grad == sorted(unused)
 
 
-def test_dropout_only_in_training(one_thread):
+def test_dropout_only_in_training():
     torch.manual_seed(0)
     model = TDANet("paper", sample_rate=8000, **TINY)
     wave = torch.randn(2, 1600)
@@ -138,7 +130,7 @@ def test_dropout_only_in_training(one_thread):
         assert torch.equal(model.eval()(wave), model(wave))
 
 
-def test_attention_output_norm_in_eval_is_layer_norm_of_twice_the_output(one_thread):
+def test_attention_output_norm_in_eval_is_layer_norm_of_twice_the_output():
     attention = MultiHeadSelfAttention(16, num_heads=2, dropout=0.1, attend_over="time").eval()
     torch.nn.init.normal_(attention.out_norm.weight)
     a = torch.randn(2, 5, 16) * 1e-3  # small enough that eps matters
@@ -146,7 +138,7 @@ def test_attention_output_norm_in_eval_is_layer_norm_of_twice_the_output(one_thr
 
 
 @pytest.mark.parametrize("length, kernel_size, stride", [(7, 5, 1), (8, 5, 2), (13, 5, 2), (9, 1, 1)])
-def test_depthwise_conv_gradients(one_thread, length, kernel_size, stride):
+def test_depthwise_conv_gradients(length, kernel_size, stride):
     x = torch.randn(2, 3, length, dtype=torch.double, requires_grad=True)
     weight = torch.randn(3, 1, kernel_size, dtype=torch.double, requires_grad=True)
     bias = torch.randn(3, dtype=torch.double, requires_grad=True)
@@ -157,7 +149,7 @@ def test_depthwise_conv_gradients(one_thread, length, kernel_size, stride):
 
 
 @pytest.mark.parametrize("n_local, n_global", [(14, 7), (13, 7), (61, 8), (7, 13), (5, 5)])
-def test_gated_resize_gradients(one_thread, n_local, n_global):
+def test_gated_resize_gradients(n_local, n_global):
     local = torch.randn(2, 3, n_local, dtype=torch.double, requires_grad=True)
     gate = torch.rand(2, 3, n_global, dtype=torch.double, requires_grad=True)
     embedding = torch.randn(2, 3, n_global, dtype=torch.double, requires_grad=True)

@@ -10,6 +10,8 @@ import numpy as np
 import pyroomacoustics as pra
 from pyroomacoustics.experimental import measure_rt60
 
+from speechkit.errors import UserError
+
 T60_RANGE_S = (0.1, 1.5)
 DIMS_LOW_M, DIMS_HIGH_M = (3.0, 3.0, 2.5), (10.0, 10.0, 4.0)
 WALL_MARGIN_M = 0.5
@@ -23,7 +25,7 @@ SEARCH_ATTEMPTS = 20
 CORRECTION_STEPS = 3
 
 
-class T60MeasurementError(ValueError):
+class T60MeasurementError(UserError, ValueError):
     """An impulse response whose T60 cannot be measured (too short, not decaying, silent)."""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from speechkit.audio import read_audio
+from speechkit.errors import UserError
 
 SAMPLE_RATE = 16000
 ENGINES = ("espeak-ng", "flite", "festival")
@@ -41,7 +42,7 @@ FESTIVAL_VOICES = {
 }
 
 
-class SynthesisError(RuntimeError):
+class SynthesisError(UserError, RuntimeError):
     """A text-to-speech engine is missing or failed; the message says which and how to fix it."""
 
 
