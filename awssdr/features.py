@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from speechkit.errors import UserError
+
 TIME_STEPS = ("window", "hop")
 _INT_FIELDS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fit_len", "fit_hop")
 
@@ -24,7 +26,7 @@ _SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_HZ_PER_MEL
 _SLANEY_LOG_STEP = np.log(6.4) / 27.0
 
 
-class SilentInputError(ValueError):
+class SilentInputError(UserError, ValueError):
     """The log mel spectrum is -inf somewhere (a band with zero energy, e.g. digital silence) and no floor is set."""
 
 
@@ -113,6 +115,30 @@ def spectral_decay_rates(wave, sample_rate=16000, n_fft=256, hop_length=128, win
     return _numpy_or_torch(wave, lambda w: _sdr(w, params))
 
 
+def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams()):
+    """SDRs of a recording that may hold zero-energy frames, and which SDR windows are valid.
+
+    (samples,) -> sdr (n_mels, n_sdr), valid (n_sdr,) bool (batched likewise; numpy in, numpy out). A window
+    whose `fit_len` log-mel frames include a zero-energy (band, frame) value has no finite slope: it is
+    marked invalid and its SDRs are set to 0, like padding, so that the model can leave it out. Where no
+    frame has zero energy the SDRs are exactly those of `spectral_decay_rates`. Raises SilentInputError
+    when no window is valid.
+    """
+    is_numpy = not isinstance(wave, torch.Tensor)
+    w = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float64)) if is_numpy else wave
+    log_mel = _log_mel(_checked(w, params), params, allow_silent=True)
+    silent = torch.isneginf(log_mel).any(dim=-2)  # (..., frames)
+    valid = ~silent.unfold(-1, params.fit_len, params.fit_hop).any(dim=-1)  # (..., n_sdr)
+    if not valid.any(dim=-1).all():
+        raise SilentInputError("no SDR window is free of zero-energy frames (digital silence): "
+                               "there is nothing to estimate from")
+    if silent.any():
+        log_mel = log_mel.masked_fill(silent.unsqueeze(-2), 0.0)
+    sdr = sliding_slopes(log_mel, params.fit_len, params.fit_hop, params.time_step_s)
+    sdr = sdr.masked_fill(~valid.unsqueeze(-2), 0.0)
+    return (sdr.numpy(), valid.numpy()) if is_numpy else (sdr, valid)
+
+
 def log_mel_spectrogram(wave, params: SDRParams = SDRParams()):
     """Natural-log mel spectrogram, (samples,) -> (n_mels, n_frames) or batched; numpy in, numpy out."""
     return _numpy_or_torch(wave, lambda w: _log_mel(_checked(w, params), params))
@@ -178,7 +204,7 @@ def _checked(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
     return wave
 
 
-def _log_mel(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
+def _log_mel(wave: torch.Tensor, params: SDRParams, allow_silent: bool = False) -> torch.Tensor:
     # wave: (..., samples) -> (..., n_mels, n_frames)
     window = torch.hamming_window(params.win_length, periodic=True, dtype=wave.dtype, device=wave.device)
     spectrum = torch.stft(wave, n_fft=params.n_fft, hop_length=params.hop_length, win_length=params.win_length,
@@ -188,7 +214,7 @@ def _log_mel(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
     if params.log_floor is not None:
         mel = mel.clamp_min(params.log_floor)
     log_mel = mel.log()
-    n_silent = int(torch.isneginf(log_mel).sum())
+    n_silent = 0 if allow_silent else int(torch.isneginf(log_mel).sum())
     if n_silent:
         raise SilentInputError(f"log mel spectrum is -inf in {n_silent} of {log_mel.numel()} (band, frame) values "
                                "(zero energy, e.g. digital silence); pass log_floor (e.g. 1e-10) to clamp it")

@@ -1,22 +1,43 @@
-"""T60 estimation with a trained checkpoint: ours (with its config) or the authors' released `.dnn`."""
+"""T60 estimation with a trained checkpoint (ours, or the authors' released `.dnn`) on recordings of any length.
+
+A recording is read and turned into SDR windows piece by piece, so the audio is never in memory whole (the
+SDR matrix is: 40 floats per 16 ms of audio, about 36 MB an hour). SDR windows that touch a zero-energy
+frame are left out of the attentive pooling, as padding can be; see `masked_spectral_decay_rates`.
+"""
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
 from speechkit import checkpoint
+from speechkit.audio import AudioError, resample
 from speechkit.config import build
+from speechkit.streaming import ResampledReader
 
 from .config import ModelConfig
-from .dataset import features_of_file
-from .features import SDRParams
+from .features import SDRParams, SilentInputError, masked_spectral_decay_rates
 from .model import AWSSDR
+
+# The model `estimate_t60.py` and `estimate_t60()` use when no checkpoint is given.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "shipped" / "awssdr.dnn"
+PIECE_WINDOWS = 4096  # SDR windows computed from one piece of audio (about 65 s at 16 kHz)
+CHUNK_WINDOWS = 16384  # SDR windows the attention network sees at once; longer inputs go in chunks with a halo
 
 
 def build_model(cfg: ModelConfig, n_mels: int) -> AWSSDR:
     return AWSSDR(n_mels=n_mels, hidden=cfg.hidden, kernel_size=cfg.kernel_size, pooling=cfg.pooling,
                   mask_padding=cfg.mask_padding)
+
+
+@dataclass
+class Segment:
+    """The T60 estimate of one stretch of a recording (None when it holds no valid SDR window)."""
+    start_s: float
+    end_s: float
+    t60_s: float | None
 
 
 @dataclass
@@ -27,24 +48,117 @@ class Estimator:
     device: torch.device
 
     @torch.no_grad()
-    def __call__(self, sdr: torch.Tensor) -> tuple[float, torch.Tensor]:
-        """T60 in seconds and attention weights (frames, n_mels) for one SDR matrix (n_mels, frames)."""
-        t60_s, weight, _ = self.model(sdr.T[None].to(self.device, torch.float32))
-        return t60_s.item(), weight[0].cpu()
+    def __call__(self, sdr: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
+        """T60 in seconds and attention weights (frames, n_mels) for one SDR matrix (n_mels, frames),
+        leaving out the windows that `valid` (frames,) marks False."""
+        x = sdr.T[None].to(self.device, torch.float32)
+        mask = None if valid is None or bool(valid.all()) else valid[None].to(self.device)
+        # one recording has no padding, so its invalid windows are masked whatever mask_padding says
+        weight, stat = self.model.est_weight(x, mask)
+        return self.model.estRT(stat).item(), weight[0].cpu()
 
-    def estimate_file(self, path) -> float:
+    def estimate_file(self, path, channel: int | None = None) -> float:
         """T60 in seconds of one audio file (any rate soundfile reads; resampled to the model's rate)."""
-        return self(features_of_file(path, self.params))[0]
+        return self.estimate_windows(*self.file_windows(path, channel))
+
+    def track_file(self, path, segment_s: float, channel: int | None = None) -> tuple[float, list[Segment]]:
+        """The whole-file T60 and one estimate per `segment_s` of the recording (by SDR window start)."""
+        sdr, valid = self.file_windows(path, channel)
+        return self.estimate_windows(sdr, valid), self.segments(sdr, valid, segment_s)
+
+    def estimate_wave(self, wave: np.ndarray, sample_rate: int) -> float:
+        """T60 in seconds of a mono waveform (samples,) at `sample_rate`."""
+        wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim != 1:
+            raise AudioError(f"expected a mono waveform of shape (samples,), got {wave.shape}; pick one channel")
+        if not np.isfinite(wave).all():
+            raise AudioError("the waveform contains NaN or infinite samples")
+        sdr, valid = masked_spectral_decay_rates(resample(wave, sample_rate, self.params.sample_rate).astype(
+            np.float64), self.params)
+        return self.estimate_windows(torch.from_numpy(sdr).float(), torch.from_numpy(valid))
+
+    def file_windows(self, path, channel: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """SDR windows (n_mels, n_sdr) float32 and their validity (n_sdr,) of a file, read in pieces."""
+        p = self.params
+        window_step = p.fit_hop * p.hop_length  # samples between the starts of neighbouring SDR windows
+        with ResampledReader(path, p.sample_rate, channel) as reader:
+            if reader.frames < p.min_samples:
+                raise AudioError(f"{path}: input too short: {reader.frames} samples at {p.sample_rate} Hz, one "
+                                 f"SDR window needs {p.min_samples}")
+            n_sdr = (reader.frames - p.min_samples) // window_step + 1
+            pieces = []
+            for first in range(0, n_sdr, PIECE_WINDOWS):
+                last = min(first + PIECE_WINDOWS, n_sdr)
+                wave = reader.read(first * window_step, (last - 1) * window_step + p.min_samples)
+                pieces.append(_masked_sdr(wave, p, allow_empty=True))
+        sdr = torch.cat([torch.from_numpy(s).float() for s, _ in pieces], dim=-1)
+        valid = torch.cat([torch.from_numpy(v) for _, v in pieces])
+        if not valid.any():
+            raise SilentInputError(f"{path}: no SDR window is free of zero-energy frames (digital silence): "
+                                   "there is nothing to estimate from")
+        return sdr, valid
+
+    @torch.no_grad()
+    def estimate_windows(self, sdr: torch.Tensor, valid: torch.Tensor) -> float:
+        """T60 in seconds pooled over all valid windows; long inputs pass the attention network in chunks."""
+        if sdr.shape[-1] <= CHUNK_WINDOWS:
+            return self(sdr, valid)[0]
+        logits = self._chunked_logits(sdr.to(self.device), valid.to(self.device))
+        weight = torch.softmax(logits, dim=-1)  # over time, per band
+        stat = (weight * sdr.to(self.device)).sum(dim=-1)
+        return self.model.estRT(stat[None]).item()
+
+    def segments(self, sdr: torch.Tensor, valid: torch.Tensor, segment_s: float) -> list[Segment]:
+        """One estimate per `segment_s` stretch, from the windows that start in it."""
+        step_s = self.params.fit_hop * self.params.hop_length / self.params.sample_rate
+        segment_of_window = np.floor(np.arange(sdr.shape[-1]) * step_s / segment_s).astype(int)
+        track = []
+        for k in range(segment_of_window[-1] + 1):
+            part = torch.from_numpy(segment_of_window == k)
+            t60_s = self(sdr[:, part], valid[part])[0] if valid[part].any() else None
+            track.append(Segment(k * segment_s, min((k + 1) * segment_s, sdr.shape[-1] * step_s), t60_s))
+        return track
+
+    def _chunked_logits(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Attention logits (n_mels, n_sdr) of a long input, chunk by chunk. Each chunk is extended on both
+        sides by the network's receptive radius, so its central logits equal those of one pass."""
+        halo = self._receptive_radius()
+        pieces = []
+        for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
+            lo, hi = max(0, first - halo), min(sdr.shape[-1], first + CHUNK_WINDOWS + halo)
+            logits = self.model.est_weight.logits(sdr[None, :, lo:hi].float(), valid[None, lo:hi])[0]
+            pieces.append(logits[:, first - lo:first - lo + CHUNK_WINDOWS])
+        return torch.cat(pieces, dim=-1)
+
+    def _receptive_radius(self) -> int:
+        convs = [m for m in self.model.est_weight.modules() if isinstance(m, torch.nn.Conv1d)]
+        return sum(conv.kernel_size[0] // 2 for conv in convs)
 
 
-def load_estimator(dnn_dir, device: str = "auto", which: str = "latest") -> Estimator:
-    """Load `dnn_dir`; a directory without config.yaml (the authors' release) gets the authors' recipe."""
-    dnn_dir = Path(dnn_dir)
+def _masked_sdr(wave: np.ndarray, params: SDRParams, allow_empty: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`masked_spectral_decay_rates` of one piece; with `allow_empty`, a piece without valid windows is kept."""
+    try:
+        return masked_spectral_decay_rates(wave.astype(np.float64), params)
+    except SilentInputError:
+        if not allow_empty:
+            raise
+    frames = (len(wave) - params.n_fft) // params.hop_length + 1
+    n_sdr = (frames - params.fit_len) // params.fit_hop + 1
+    return np.zeros((params.n_mels, n_sdr)), np.zeros(n_sdr, dtype=bool)
+
+
+def load_estimator(dnn_dir=None, device: str = "auto", which: str = "latest") -> Estimator:
+    """Load `dnn_dir` (default: the shipped model); a directory without config.yaml (the authors' release)
+    gets the authors' recipe."""
+    dnn_dir = default_checkpoint() if dnn_dir is None else Path(dnn_dir)
     config_file = dnn_dir / checkpoint.CONFIG
     params, model_cfg = SDRParams(), ModelConfig()
     if config_file.is_file():
-        config = yaml.safe_load(config_file.read_text())
-        params = build(SDRParams, config.get("features", {}), source=str(config_file), where="features")
+        config = yaml.safe_load(config_file.read_text()) or {}
+        if "features" not in config:
+            raise checkpoint.CheckpointError(f"{dnn_dir} is not an AWSSDR checkpoint (its {checkpoint.CONFIG} has "
+                                             "no features section; a TDANet checkpoint?)")
+        params = build(SDRParams, config["features"], source=str(config_file), where="features")
         model_cfg = build(ModelConfig, config.get("model", {}), source=str(config_file), where="model")
     model = build_model(model_cfg, params.n_mels)
     state = checkpoint.load_weights(dnn_dir, which)
@@ -54,5 +168,25 @@ def load_estimator(dnn_dir, device: str = "auto", which: str = "latest") -> Esti
         raise checkpoint.CheckpointError(f"{dnn_dir}: weights do not fit the AWSSDR network: {err}") from err
     device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                           "cpu" if device == "auto" else device)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)  # denormal attention weights cost Intel CPUs several times the time
     return Estimator(model.to(device).eval(), params, device)
 
+
+def default_checkpoint() -> Path:
+    """The shipped model's directory, or a clear error while none is shipped."""
+    if not DEFAULT_CHECKPOINT.is_dir():
+        raise checkpoint.CheckpointError(f"no default AWSSDR model is shipped yet ({DEFAULT_CHECKPOINT} is missing); "
+                                         "give a checkpoint: --checkpoint PATH, or checkpoint=PATH in Python")
+    return DEFAULT_CHECKPOINT
+
+
+@lru_cache(maxsize=4)
+def _cached_estimator(dnn_dir: str | None) -> Estimator:
+    return load_estimator(dnn_dir)
+
+
+def estimate_t60(wave, sample_rate: int, checkpoint=None) -> float:
+    """T60 in seconds of a mono recording (samples,) at any `sample_rate`, with `checkpoint` (a `.dnn`
+    directory; default: the shipped model). The model is loaded once per checkpoint and kept."""
+    return _cached_estimator(None if checkpoint is None else str(checkpoint)).estimate_wave(wave, sample_rate)

@@ -29,17 +29,17 @@ class AttentivePooling(nn.Sequential):
 
     def forward(self, sdr: torch.Tensor, mask: torch.Tensor | None = None):
         # sdr: (batch, frames, n_mels), mask: (batch, frames) -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
-        x = sdr.transpose(1, 2)
-        weight = super().forward(x) if mask is None else self[-1](self._masked_logits(x, mask.unsqueeze(1)))
-        weight = weight.transpose(1, 2)
+        weight = self[-1](self.logits(sdr.transpose(1, 2), mask)).transpose(1, 2)  # softmax over time
         return weight, (weight * sdr).sum(dim=1)
 
-    def _masked_logits(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Zeroes padded frames before every layer, as a conv's own zero padding, then sets their logits to -inf."""
-        # x: (batch, n_mels, frames), valid: (batch, 1, frames) -> (batch, n_mels, frames)
+    def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention logits before the softmax. Masked frames are zeroed before every layer, as a conv's own
+        zero padding, and get a logit of -inf."""
+        # x: (batch, n_mels, frames), mask: (batch, frames) -> (batch, n_mels, frames)
+        valid = None if mask is None else mask.unsqueeze(1)
         for layer in list(self)[:-1]:
-            x = layer(x.masked_fill(~valid, 0.0))
-        return x.masked_fill(~valid, float("-inf"))
+            x = layer(x if valid is None else x.masked_fill(~valid, 0.0))
+        return x if valid is None else x.masked_fill(~valid, float("-inf"))
 
 
 class MeanPooling(nn.Module):
@@ -50,6 +50,12 @@ class MeanPooling(nn.Module):
         valid = torch.ones_like(sdr[..., 0]) if mask is None else mask.to(sdr.dtype)
         weight = (valid / valid.sum(dim=1, keepdim=True)).unsqueeze(2).expand_as(sdr)
         return weight, (weight * sdr).sum(dim=1)
+
+    def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Equal logits (0), -inf on masked frames: a softmax over time gives the mean over valid frames."""
+        # x: (batch, n_mels, frames), mask: (batch, frames) -> (batch, n_mels, frames)
+        zeros = torch.zeros_like(x)
+        return zeros if mask is None else zeros.masked_fill(~mask.unsqueeze(1), float("-inf"))
 
 
 class T60Mapping(nn.Sequential):

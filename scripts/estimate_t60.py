@@ -1,8 +1,13 @@
 """Estimate the reverberation time (T60) of audio files with an AWSSDR checkpoint.
 
-Prints one line per file, `path<TAB>t60_seconds` (or one JSON object per line with --json). A file that
-cannot be estimated (unreadable, too short for one SDR frame, silent, non-finite) gets an error line on
-stderr, the other files are still estimated, and the exit code is 1 at the end.
+Prints one line per file, `path<TAB>t60_seconds` (or one JSON object per line with --json). With
+--segment-s S it also prints a T60 track: one line `path<TAB>start_s<TAB>t60_seconds` per S seconds
+(`null` for a stretch of digital silence), then `path<TAB>all<TAB>t60_seconds` for the whole file
+(JSON: {"path", "start_s", "end_s", "t60_s"} per segment, then {"path", "t60_s"}).
+Recordings of any length are read in pieces. Stretches of digital silence (zero-energy frames) are left
+out of the estimate. Multi-channel files: channel 0 unless --channel N (said once on stderr).
+A file that cannot be estimated (unreadable, too short for one SDR window, silent throughout, non-finite)
+gets an error line on stderr, the other files are still estimated, and the exit code is 1 at the end.
 """
 import argparse
 import json
@@ -13,12 +18,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from awssdr.inference import load_estimator  # noqa: E402
 from speechkit.audio import AUDIO_SUFFIXES, find_audio_files  # noqa: E402
+from speechkit.cli import ChannelChoice, run  # noqa: E402
+from speechkit.errors import UserError  # noqa: E402
 
 
 def audio_files(inputs) -> list[Path]:
     """The given files, and the audio files (by extension) under the given directories, sorted."""
     files = []
     for item in map(Path, inputs):
+        if not item.exists():
+            raise FileNotFoundError(f"{item}: no such file or folder")
         found = find_audio_files(item) if item.is_dir() else [item]
         if not found:
             raise FileNotFoundError(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder tree")
@@ -28,30 +37,39 @@ def audio_files(inputs) -> list[Path]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="a .dnn directory: ours or the authors' release")
+    parser.add_argument("--checkpoint", help="a .dnn directory: ours or the authors' release (default: the shipped model)")
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--segment-s", type=float, metavar="S", help="also print one estimate per S seconds")
+    parser.add_argument("--channel", type=int, metavar="N", help="channel of multi-channel files (0-based; default 0)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    try:
-        files = audio_files(args.inputs)
-    except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if args.segment_s is not None and args.segment_s <= 0:
+        parser.error(f"--segment-s must be positive, got {args.segment_s}")
+    files = audio_files(args.inputs)
     estimator = load_estimator(args.checkpoint, device=args.device)
+    channel = ChannelChoice(args.channel)
     failures = 0
     for path in files:
         try:
-            t60_s = estimator.estimate_file(path)
-        except (ValueError, OSError) as err:
+            if args.segment_s is None:
+                t60_s, track = estimator.estimate_file(path, channel(path)), []
+            else:
+                t60_s, track = estimator.track_file(path, args.segment_s, channel(path))
+        except (UserError, OSError) as err:  # this file's problem: go on with the others
             failures += 1
             print(f"error: {err}", file=sys.stderr)
             continue
-        print(json.dumps({"path": str(path), "t60_s": t60_s}) if args.json else f"{path}\t{t60_s:.4f}", flush=True)
+        for segment in track:
+            print(json.dumps({"path": str(path), **vars(segment)}) if args.json else
+                  f"{path}\t{segment.start_s:.2f}\t{'null' if segment.t60_s is None else f'{segment.t60_s:.4f}'}")
+        whole = "all\t" if track else ""
+        print(json.dumps({"path": str(path), "t60_s": t60_s}) if args.json else f"{path}\t{whole}{t60_s:.4f}",
+              flush=True)
     if failures:
         print(f"{failures} file(s) could not be estimated", file=sys.stderr)
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -25,8 +25,15 @@ class ResampledReader:
             raise AudioError(f"{self.path}: cannot read as audio ({err})") from err
         if self.file.frames == 0:
             raise AudioError(f"{self.path}: the file holds no samples")
-        if self.file.channels > 1 and channel is None:
-            raise AudioError(f"{self.path}: {self.file.channels} channels; choose one with channel=0..")
+        channels = self.file.channels
+        if channels > 1 and channel is None:
+            self.file.close()
+            raise AudioError(f"{self.path}: {channels} channels; choose one (channel=0..{channels - 1}, "
+                             "--channel N on the command line)")
+        if channel is not None and not 0 <= channel < channels:
+            self.file.close()
+            raise AudioError(f"{self.path}: channel {channel} requested, but the file has {channels} channel(s) "
+                             f"(0..{channels - 1})")
         self.channel = channel or 0
         self.file_rate, self.sample_rate = self.file.samplerate, sample_rate
         g = gcd(self.file_rate, sample_rate)

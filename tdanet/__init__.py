@@ -1,4 +1,5 @@
-"""TDANet (Li, Yang, Hu, ICLR 2023): network and import of the authors' checkpoints."""
+"""TDANet (Li, Yang, Hu, ICLR 2023): network, import of the authors' checkpoints, and separation."""
+from tdanet.inference import separate
 from tdanet.model import TDANet
 
-__all__ = ["TDANet"]
+__all__ = ["TDANet", "separate"]
