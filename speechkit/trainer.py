@@ -38,6 +38,9 @@ class TrainConfig:
     early_stop_patience: int | None = None  # epochs without validation improvement before stopping
     seed: int = 0
     deterministic: bool = True
+    # On CPU, flush denormal floats to zero: as AWSSDR's attention sharpens, underflowing softmax weights
+    # made each epoch up to 9x slower on Intel processors (docs/results.md). false keeps IEEE denormals.
+    flush_denormal: bool = True
     device: str = "auto"  # "auto" = this process's GPU if there is one, else "cpu"
     num_workers: int = 0
     resume: bool = True  # continue from the checkpoint's last finished epoch when it exists
@@ -59,6 +62,8 @@ def prepare(cfg: TrainConfig) -> distributed.Process:
     """Join torchrun's process group if any, pick the device, and seed everything; call before building
     the model so its initial weights come from the seed."""
     process = distributed.start(cfg.device)
+    if process.device.type == "cpu":
+        torch.set_flush_denormal(cfg.flush_denormal)
     torch.use_deterministic_algorithms(cfg.deterministic)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = cfg.deterministic
@@ -162,7 +167,8 @@ def _loader(dataset, sampler, collate, cfg: TrainConfig) -> DataLoader:
 def _resume(dnn_dir, model, optimizer, schedule, config, process) -> dict:
     state = checkpoint.load_training_state(dnn_dir)
     changed = _changed_keys(state["config"], config)
-    if changed - {"train.epochs", "train.resume", "train.progress", "train.num_workers", "train.device"}:
+    if changed - {"train.epochs", "train.resume", "train.progress", "train.num_workers", "train.device",
+                  "train.flush_denormal"}:
         raise checkpoint.CheckpointError(
             f"{dnn_dir} was trained with a different config ({', '.join(sorted(changed))} differ); "
             "use another checkpoint name, or --set train.resume=false to start over")

@@ -82,3 +82,14 @@ def test_two_process_torchrun_with_gloo_writes_a_checkpoint(tmp_path):
     info = checkpoint.load_training_state(tmp_path / "ddp.dnn")["info"]
     assert info["epoch"] == 4
     assert "epoch 4/4" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_training_on_cpu_flushes_denormal_floats_unless_told_not_to(flush):
+    from speechkit.trainer import TrainConfig, prepare
+    try:
+        prepare(TrainConfig(device="cpu", flush_denormal=flush))
+        denormal = torch.tensor([1e-40])  # below float32's smallest normal number, 1.2e-38
+        assert ((denormal * 1.0).item() == 0.0) == flush
+    finally:
+        torch.set_flush_denormal(True)  # as training and inference leave it
