@@ -4,7 +4,7 @@ A recording is read and turned into SDR windows piece by piece, so the audio is 
 SDR matrix is: 40 floats per 16 ms of audio, about 36 MB an hour). SDR windows that touch a zero-energy
 frame are left out of the attentive pooling, as padding can be; see `masked_spectral_decay_rates`.
 """
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,9 +27,19 @@ PIECE_WINDOWS = 4096  # SDR windows computed from one piece of audio (about 65 s
 CHUNK_WINDOWS = 16384  # SDR windows the attention network sees at once; longer inputs go in chunks with a halo
 
 
+def model_args(cfg: ModelConfig, n_mels: int) -> dict:
+    """The AWSSDR constructor's arguments for a model config."""
+    return {"n_mels": n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
+            "mask_padding": cfg.mask_padding}
+
+
 def build_model(cfg: ModelConfig, n_mels: int) -> AWSSDR:
-    return AWSSDR(n_mels=n_mels, hidden=cfg.hidden, kernel_size=cfg.kernel_size, pooling=cfg.pooling,
-                  mask_padding=cfg.mask_padding)
+    return AWSSDR(**model_args(cfg, n_mels))
+
+
+def model_spec(cfg: ModelConfig, params: SDRParams) -> dict:
+    """What rebuilds a trained model without its experiment config (kept in checkpoint.json)."""
+    return {"kind": "awssdr", "args": model_args(cfg, params.n_mels), "features": asdict(params)}
 
 
 @dataclass

@@ -11,7 +11,7 @@ from speechkit.trainer import Task, fit, prepare
 from .config import AWSSDRConfig
 from .dataset import T60Dataset, collate
 from .evaluation import evaluate_estimator
-from .inference import build_model, load_estimator
+from .inference import build_model, load_estimator, model_spec
 
 
 def mse_loss(model, batch, device) -> torch.Tensor:
@@ -35,7 +35,8 @@ def train(cfg: AWSSDRConfig) -> dict:
     model = build_model(cfg.model, cfg.features.n_mels)
     task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, mse_loss)
     try:
-        return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process)
+        return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
+                   model_spec(cfg.model, cfg.features))
     finally:
         distributed.stop()
 

@@ -72,8 +72,9 @@ def prepare(cfg: TrainConfig) -> distributed.Process:
 
 
 def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimConfig, dnn_dir,
-        config: dict, process: distributed.Process) -> dict:
-    """Train `model` and keep `dnn_dir` up to date after every epoch; returns the checkpoint info."""
+        config: dict, process: distributed.Process, model_spec: dict | None = None) -> dict:
+    """Train `model` and keep `dnn_dir` up to date after every epoch; returns the checkpoint info.
+    `model_spec` (what rebuilds the network: kind, constructor arguments, features) goes in checkpoint.json."""
     dnn_dir = Path(dnn_dir)
     model.to(process.device)
     optimizer = make_optimizer(model.parameters(), optim_cfg)
@@ -81,6 +82,8 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
     info = {"epoch": 0, "step": 0, "best_valid": None, "best_epoch": None, "stopped": None, "history": []}
     if cfg.resume and checkpoint.can_resume(dnn_dir):
         info = _resume(dnn_dir, model, optimizer, schedule, config, process)
+    if model_spec is not None:
+        info["model"] = model_spec
     if info["stopped"]:
         _say(process, f"{dnn_dir}: training already finished ({info['stopped']}); nothing to do")
         return info

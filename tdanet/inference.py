@@ -24,11 +24,21 @@ from .model import TDANet
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "shipped" / "tdanet.dnn"
 
 
+def model_args(cfg: ModelConfig, sample_rate: int, num_sources: int) -> dict:
+    """The TDANet constructor's arguments for a model config."""
+    return {"variant": cfg.variant, "sample_rate": sample_rate, "enc_kernel_size_ms": cfg.enc_kernel_size_ms,
+            "in_channels": cfg.in_channels, "out_channels": cfg.out_channels, "num_blocks": cfg.num_blocks,
+            "upsampling_depth": cfg.upsampling_depth, "num_sources": num_sources, "num_heads": cfg.num_heads,
+            "dropout": cfg.dropout, "drop_path": cfg.drop_path}
+
+
 def build_model(cfg: ModelConfig, sample_rate: int, num_sources: int) -> TDANet:
-    return TDANet(variant=cfg.variant, sample_rate=sample_rate, enc_kernel_size_ms=cfg.enc_kernel_size_ms,
-                  in_channels=cfg.in_channels, out_channels=cfg.out_channels, num_blocks=cfg.num_blocks,
-                  upsampling_depth=cfg.upsampling_depth, num_sources=num_sources, num_heads=cfg.num_heads,
-                  dropout=cfg.dropout, drop_path=cfg.drop_path)
+    return TDANet(**model_args(cfg, sample_rate, num_sources))
+
+
+def model_spec(cfg: ModelConfig, sample_rate: int, num_sources: int) -> dict:
+    """What rebuilds a trained model without its experiment config (kept in checkpoint.json)."""
+    return {"kind": "tdanet", "args": model_args(cfg, sample_rate, num_sources)}
 
 
 def load_separator(path=None, variant: str | None = None, sample_rate: int | None = None,

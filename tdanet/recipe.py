@@ -18,7 +18,7 @@ from speechkit.separation_data import SeparationDataset, collate, split_folder
 from speechkit.trainer import Task, fit, prepare
 
 from .config import TDANetConfig
-from .inference import build_model, load_separator
+from .inference import build_model, load_separator, model_spec
 
 
 def pit_si_snr_loss(model, batch, device, drop_below_db=None, bf16=False) -> torch.Tensor:
@@ -51,7 +51,8 @@ def train(cfg: TDANetConfig) -> dict:
     loss = partial(pit_si_snr_loss, drop_below_db=cfg.loss.drop_below_db, bf16=cfg.precision == "bf16")
     task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
     try:
-        return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process)
+        return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
+                   model_spec(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders)))
     finally:
         distributed.stop()
 
