@@ -207,7 +207,7 @@ def pcm16_features(wave: np.ndarray, params: SDRParams) -> torch.Tensor:
     soundfile.write(buffer, wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
     buffer.seek(0)
     stored, _ = soundfile.read(buffer, dtype="float32")
-    sdr = spectral_decay_rates(stored.astype("float64"), **asdict(params))
+    sdr = spectral_decay_rates(stored.astype("float64"), params)
     return torch.from_numpy(sdr).float()
 
 

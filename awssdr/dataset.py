@@ -1,7 +1,6 @@
 """Reverberant-speech sets for T60 estimation: manifest rows with their SDR features, computed once and cached."""
 import hashlib
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -60,7 +59,7 @@ def features_of_file(path, params: SDRParams) -> torch.Tensor:
     """SDR matrix (n_mels, frames) of an audio file at any rate, as float32; errors name the file."""
     wave, _ = read_audio(path, sample_rate=params.sample_rate)
     try:
-        sdr = spectral_decay_rates(wave.astype("float64"), **asdict(params))
+        sdr = spectral_decay_rates(wave.astype("float64"), params)
     except ValueError as err:
         raise AudioError(f"{path}: {err}") from err
     return torch.from_numpy(sdr).float()

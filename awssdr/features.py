@@ -32,7 +32,17 @@ class SilentInputError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class SDRParams:
-    """All parameters of `spectral_decay_rates` (fields = its keyword names), defaulting to the authors' recipe."""
+    """All parameters of `spectral_decay_rates` (fields = its keyword names), defaulting to the authors' recipe.
+
+    Options keeping the authors' quirks by default, with the clean alternative:
+      mel_sample_rate: 22050 builds the mel filterbank for 22.05 kHz whatever the true rate (quirk);
+        None builds it for `sample_rate`.
+      spectrum_power: 1.0 applies the filterbank to the magnitude (authors); 2.0 to the power spectrum.
+      time_step: "window" spaces log-mel frames win_length / sample_rate apart in the fit, giving half
+        the physical slope (quirk); "hop" uses hop_length / sample_rate, the true frame spacing.
+      log_floor: None takes the plain log (authors) and raises SilentInputError on zero mel energy;
+        a value such as 1e-10 clamps the mel energies before the log instead.
+    """
 
     sample_rate: int = 16000
     n_fft: int = 256
@@ -90,29 +100,33 @@ def _check_positive_float(params: SDRParams, name: str, value) -> None:
     object.__setattr__(params, name, float(value))
 
 
-def spectral_decay_rates(wave, sample_rate=16000, n_fft=256, hop_length=128, win_length=256, n_mels=40,
-                         fit_len=40, fit_hop=2, *, mel_sample_rate=22050, spectrum_power=1.0,
-                         time_step="window", log_floor=None):
+def spectral_decay_rates(wave, params: SDRParams | None = None, **options):
     """SDR matrix of `wave`: (samples,) -> (n_mels, n_sdr), or (batch, samples) -> (batch, n_mels, n_sdr).
 
+    The parameters are `params`, or the SDRParams that keyword `options` build (`sample_rate=8000, ...`; the
+    defaults, the authors' recipe, and the quirks they keep are SDRParams'), not both.
     numpy input is computed in float64 and returned as numpy; a tensor is computed in its own dtype and
     on its own device (float32 SDRs are within about 1e-5 of float64 ones: the float32 STFT of quiet bins
     dominates). n_sdr = floor((n_frames - fit_len + fit_hop) / fit_hop) with
     n_frames = 1 + floor((samples - n_fft) / hop_length) (STFT with center=False, periodic Hamming window).
-
-    Options keeping the authors' quirks by default, with the clean alternative:
-      mel_sample_rate: 22050 builds the mel filterbank for 22.05 kHz whatever the true rate (quirk);
-        None builds it for `sample_rate`.
-      spectrum_power: 1.0 applies the filterbank to the magnitude (authors); 2.0 to the power spectrum.
-      time_step: "window" spaces log-mel frames win_length / sample_rate apart in the fit, giving half
-        the physical slope (quirk); "hop" uses hop_length / sample_rate, the true frame spacing.
-      log_floor: None takes the plain log (authors) and raises SilentInputError on zero mel energy;
-        a value such as 1e-10 clamps the mel energies before the log instead.
-    Raises ValueError for non-finite input or input shorter than n_fft + (fit_len - 1) * hop_length.
+    Raises ValueError for non-finite input or input shorter than n_fft + (fit_len - 1) * hop_length, and
+    SilentInputError for zero mel energy without a log_floor.
     """
-    params = SDRParams(sample_rate, n_fft, hop_length, win_length, n_mels, fit_len, fit_hop,
-                       mel_sample_rate, spectrum_power, time_step, log_floor)
+    params = _params(params, options)
     return _numpy_or_torch(wave, lambda w: _sdr(w, params))
+
+
+def _params(params: SDRParams | None, options: dict) -> SDRParams:
+    """`params`, or the SDRParams that keyword `options` build."""
+    if params is None:
+        return SDRParams(**options)
+    if not isinstance(params, SDRParams):
+        raise TypeError(f"params must be an SDRParams, got {params!r}; feature options are keyword arguments "
+                        "(sample_rate=..., n_fft=..., ...)")
+    if options:
+        raise TypeError(f"give params or keyword options ({', '.join(options)}), not both; "
+                        "dataclasses.replace(params, ...) changes some fields of params")
+    return params
 
 
 def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams()):

@@ -1,4 +1,7 @@
 """Spectral decay rates: parity with the official fixtures, hand-checkable formulas, options and input errors."""
+import inspect
+from dataclasses import asdict, fields
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -145,3 +148,25 @@ def test_params_reject_bad_values_by_name():
         SDRParams(time_step="frame")
     with pytest.raises(ValueError, match="hop_length"):
         SDRParams(hop_length=0)
+
+
+def test_keyword_options_build_the_same_params_as_sdrparams_and_restate_none_of_its_defaults():
+    wave = noise(9000)
+    authors = dict(sample_rate=16000, n_fft=256, hop_length=128, win_length=256, n_mels=40, fit_len=40, fit_hop=2,
+                   mel_sample_rate=22050, spectrum_power=1.0, time_step="window", log_floor=None)
+    assert asdict(SDRParams()) == authors
+    np.testing.assert_array_equal(spectral_decay_rates(wave, **authors), spectral_decay_rates(wave, SDRParams()))
+    clean = dict(sample_rate=8000, n_fft=128, hop_length=64, win_length=128, n_mels=20, fit_len=30, fit_hop=3,
+                 mel_sample_rate=None, spectrum_power=2.0, time_step="hop", log_floor=1e-10)
+    np.testing.assert_array_equal(spectral_decay_rates(wave, **clean), spectral_decay_rates(wave, SDRParams(**clean)))
+    assert spectral_decay_rates(wave, **clean).shape == (20, (1 + (9000 - 128) // 64 - 30) // 3 + 1)
+    assert not set(inspect.signature(spectral_decay_rates).parameters) & {f.name for f in fields(SDRParams)}
+
+
+def test_params_and_keyword_options_together_or_positional_options_are_refused():
+    with pytest.raises(TypeError, match="not both"):
+        spectral_decay_rates(noise(9000), SDRParams(), n_mels=20)
+    with pytest.raises(TypeError, match="keyword arguments"):
+        spectral_decay_rates(noise(9000), 16000)
+    with pytest.raises(TypeError, match="n_melz"):
+        spectral_decay_rates(noise(9000), n_melz=20)
