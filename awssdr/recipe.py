@@ -3,10 +3,10 @@ from pathlib import Path
 
 import torch
 
-from speechkit import checkpoint, distributed
+from speechkit import checkpoint
 from speechkit.cli import experiment_parser
 from speechkit.config import load_config, to_dict
-from speechkit.trainer import Task, fit, prepare
+from speechkit.trainer import Task, fit, training_run
 
 from .config import AWSSDRConfig
 from .dataset import T60Dataset, collate
@@ -28,17 +28,14 @@ def train(cfg: AWSSDRConfig) -> dict:
     for split in ("train", "valid"):
         if getattr(cfg.data, split) is None:
             raise ValueError(f"config {cfg.name}: data.{split} (a manifest) is needed for training")
-    process = prepare(cfg.train)
-    show = cfg.train.progress and process.is_main
-    train_set = T60Dataset(cfg.data.train, cfg.features, cfg.data.cache_dir, progress=show)
-    valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
-    model = build_model(cfg.model, cfg.features.n_mels)
-    task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, mse_loss)
-    try:
+    with training_run(cfg.train) as process:
+        show = cfg.train.progress and process.is_main
+        train_set = T60Dataset(cfg.data.train, cfg.features, cfg.data.cache_dir, progress=show)
+        valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
+        model = build_model(cfg.model, cfg.features.n_mels)
+        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, mse_loss)
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
                    model_spec(cfg.model, cfg.features))
-    finally:
-        distributed.stop()
 
 
 def test(cfg: AWSSDRConfig, dnn_dir=None, out_dir=None, device: str = "auto") -> dict:
@@ -57,7 +54,6 @@ def test(cfg: AWSSDRConfig, dnn_dir=None, out_dir=None, device: str = "auto") ->
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return getattr(model, "module", model)
-
 
 
 def train_main(default_config: str, argv=None) -> None:

@@ -6,16 +6,13 @@ after every epoch, early stopping, and a `.dnn` checkpoint after every epoch. An
 started again with the same config resumes after the last finished epoch and ends with the same
 weights as an uninterrupted run (on CPU), because every epoch's randomness derives from (seed, epoch).
 """
-import os
-
-os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before CUDA starts: deterministic cuBLAS
-
 import contextlib
+import os
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 
 import numpy as np
 import torch
@@ -58,9 +55,34 @@ class Task:
     loss: Callable[[torch.nn.Module, object, torch.device], torch.Tensor]
 
 
+def use_deterministic_cublas() -> None:
+    """Ask cuBLAS for its deterministic workspace size (CUBLAS_WORKSPACE_CONFIG=:4096:8, unless the
+    environment already sets one). PyTorch reads it when cuBLAS starts, so call this before anything runs on
+    CUDA; without it, deterministic mode makes CUDA matrix products raise."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+@contextlib.contextmanager
+def training_run(cfg: TrainConfig) -> Iterator[distributed.Process]:
+    """A training process from setup to teardown: `prepare` on entry, leaving torchrun's process group
+    (if any) on exit, however the run ends. Build the model inside the block, after the seeding.
+
+        with training_run(cfg.train) as process:
+            model = build_model(...)
+            info = fit(model, task, cfg.train, cfg.optim, dnn_dir, config, process)
+    """
+    process = prepare(cfg)
+    try:
+        yield process
+    finally:
+        distributed.stop()
+
+
 def prepare(cfg: TrainConfig) -> distributed.Process:
-    """Join torchrun's process group if any, pick the device, and seed everything; call before building
-    the model so its initial weights come from the seed."""
+    """Set the deterministic-CUDA environment, join torchrun's process group if any, pick the device, and
+    seed everything; call before building the model so its initial weights come from the seed."""
+    if cfg.deterministic:
+        use_deterministic_cublas()  # before distributed.start, which starts CUDA on a GPU
     process = distributed.start(cfg.device)
     if process.device.type == "cpu":
         torch.set_flush_denormal(cfg.flush_denormal)
@@ -94,14 +116,14 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
                                         rank=process.rank, world_size=process.world_size, pad=True)
     valid_sampler = LengthBucketSampler(task.valid_lengths, cfg.batch_size, shuffle=False,
                                         rank=process.rank, world_size=process.world_size, pad=False)
+    run = _EpochState(model, wrapped, task, train_sampler, optimizer, cfg, optim_cfg, process)
     for epoch in range(info["epoch"] + 1, cfg.epochs + 1):
         _seed(cfg.seed, epoch, process.rank)
         for part in (train_sampler, task.train_set):
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)
         start = time.time()
-        train_loss, info["step"] = _train_epoch(wrapped, model, task, train_sampler, optimizer, cfg, optim_cfg,
-                                                process, epoch, info["step"])
+        train_loss, info["step"] = _train_epoch(run, epoch, info["step"])
         valid_score = evaluate(model, task.loss, task.valid_set, valid_sampler, task.collate, cfg, process)
         schedule.step(epoch, valid_score)
         improved = info["best_valid"] is None or valid_score < info["best_valid"]
@@ -136,29 +158,44 @@ def evaluate(model, loss_fn, dataset, sampler, collate, cfg: TrainConfig, proces
     return total / count
 
 
-def _train_epoch(wrapped, model, task, sampler, optimizer, cfg, optim_cfg, process, epoch, step):
-    model.train()
-    loader = _loader(task.train_set, sampler, task.collate, cfg)
-    bar = progress(loader, f"epoch {epoch}/{cfg.epochs}", enabled=cfg.progress and process.is_main)
+@dataclass
+class _EpochState:
+    """What a training epoch works with; `fit` builds it once."""
+    model: torch.nn.Module
+    wrapped: torch.nn.Module  # `model`, or its DistributedDataParallel wrapper under torchrun
+    task: Task
+    sampler: LengthBucketSampler  # the training batches
+    optimizer: torch.optim.Optimizer
+    cfg: TrainConfig
+    optim_cfg: OptimConfig
+    process: distributed.Process
+
+
+def _train_epoch(run: _EpochState, epoch: int, step: int) -> tuple[float, int]:
+    """One pass over the training batches; returns the mean per-item loss and the optimizer step count."""
+    cfg = run.cfg
+    run.model.train()
+    loader = _loader(run.task.train_set, run.sampler, run.task.collate, cfg)
+    bar = progress(loader, f"epoch {epoch}/{cfg.epochs}", enabled=cfg.progress and run.process.is_main)
     total, count = 0.0, 0
-    optimizer.zero_grad(set_to_none=True)
+    run.optimizer.zero_grad(set_to_none=True)
     for i, batch in enumerate(bar, start=1):
         last_of_group = i % cfg.accumulate_batches == 0 or i == len(loader)
-        with _maybe_no_sync(wrapped, sync=last_of_group):
-            losses = task.loss(wrapped, batch, process.device)
+        with _maybe_no_sync(run.wrapped, sync=last_of_group):
+            losses = run.task.loss(run.wrapped, batch, run.process.device)
             loss = losses.mean()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"non-finite training loss at epoch {epoch}, batch {i}: {loss.item()}")
             (loss if cfg.accumulate == "sum" else loss / cfg.accumulate_batches).backward()
         if last_of_group:
-            if optim_cfg.grad_clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            if run.optim_cfg.grad_clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.optim_cfg.grad_clip_norm)
+            run.optimizer.step()
+            run.optimizer.zero_grad(set_to_none=True)
             step += 1
         total, count = total + losses.detach().sum().item(), count + losses.numel()
         bar.set_postfix(loss=f"{total / count:.4f}")
-    total, count = distributed.sum_across([total, count], process)
+    total, count = distributed.sum_across([total, count], run.process)
     return total / count, step
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speechkit import distributed
 from speechkit.audio import write_audio
 from speechkit.cli import experiment_parser
 from speechkit.config import load_config, to_dict
@@ -15,7 +14,7 @@ from speechkit.manifest import write_manifest
 from speechkit.metrics import separation_scores
 from speechkit.progress import progress
 from speechkit.separation_data import SeparationDataset, collate, split_folder
-from speechkit.trainer import Task, fit, prepare
+from speechkit.trainer import Task, fit, training_run
 
 from .config import TDANetConfig
 from .inference import build_model, load_separator, model_spec
@@ -42,19 +41,18 @@ def _split(cfg: TDANetConfig, which: str) -> list:
 
 def train(cfg: TDANetConfig) -> dict:
     """Train on random crops of `data.train`, validating on `data.valid` crops, into `checkpoints/<name>.dnn`."""
-    process = prepare(cfg.train)
-    train_set = SeparationDataset(_split(cfg, "train"), cfg.data.sample_rate, cfg.data.segment_s, cfg.train.seed)
-    valid_set = SeparationDataset(_split(cfg, "valid"), cfg.data.sample_rate, cfg.data.segment_s, cfg.train.seed)
-    model = build_model(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders))
-    if cfg.compile:
-        model.compile()
-    loss = partial(pit_si_snr_loss, drop_below_db=cfg.loss.drop_below_db, bf16=cfg.precision == "bf16")
-    task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
-    try:
+    with training_run(cfg.train) as process:
+        train_set = SeparationDataset(_split(cfg, "train"), cfg.data.sample_rate, cfg.data.segment_s,
+                                      cfg.train.seed)
+        valid_set = SeparationDataset(_split(cfg, "valid"), cfg.data.sample_rate, cfg.data.segment_s,
+                                      cfg.train.seed)
+        model = build_model(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders))
+        if cfg.compile:
+            model.compile()
+        loss = partial(pit_si_snr_loss, drop_below_db=cfg.loss.drop_below_db, bf16=cfg.precision == "bf16")
+        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
                    model_spec(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders)))
-    finally:
-        distributed.stop()
 
 
 @torch.no_grad()

@@ -1,4 +1,5 @@
 """The shared training loop: determinism, resume after interruption, and torchrun with gloo."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,14 @@ def test_training_on_cpu_flushes_denormal_floats_unless_told_not_to(flush):
         assert ((denormal * 1.0).item() == 0.0) == flush
     finally:
         torch.set_flush_denormal(True)  # as training and inference leave it
+
+
+def test_importing_configs_leaves_cuda_alone_and_training_sets_deterministic_cublas():
+    code = ("import os\nimport awssdr.config, tdanet.config\nprint(os.environ.get('CUBLAS_WORKSPACE_CONFIG'))\n"
+            "from speechkit.trainer import TrainConfig, training_run\n"
+            "with training_run(TrainConfig(device='cpu')):\n    print(os.environ.get('CUBLAS_WORKSPACE_CONFIG'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["None", ":4096:8"]

@@ -6,8 +6,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speechkit.optim import OptimConfig, ScheduleConfig  # noqa: E402
-from speechkit.trainer import Task, TrainConfig, fit, prepare  # noqa: E402
-from speechkit import distributed  # noqa: E402
+from speechkit.trainer import Task, TrainConfig, fit, training_run  # noqa: E402
 
 
 class Sequences(torch.utils.data.Dataset):
@@ -48,13 +47,12 @@ def train(dnn_dir, epochs: int = 4, accumulate_batches: int = 2, **train_overrid
     cfg = TrainConfig(epochs=epochs, batch_size=4, accumulate_batches=accumulate_batches, progress=False,
                       **train_overrides)
     optim_cfg = OptimConfig(lr=1e-2, grad_clip_norm=1.0, schedule=ScheduleConfig(kind="exponential", start_epoch=2))
-    process = prepare(cfg)
-    model = make_model()
-    config = {"train": vars(cfg).copy(), "optim": {"lr": optim_cfg.lr}}
-    info = fit(model, make_task(), cfg, optim_cfg, dnn_dir, config, process)
+    with training_run(cfg) as process:
+        model = make_model()
+        config = {"train": vars(cfg).copy(), "optim": {"lr": optim_cfg.lr}}
+        info = fit(model, make_task(), cfg, optim_cfg, dnn_dir, config, process)
     return {"info": info, "model": model}
 
 
 if __name__ == "__main__":
     train(sys.argv[1])
-    distributed.stop()
