@@ -157,21 +157,14 @@ def _masked_sdr(wave: np.ndarray, params: SDRParams, allow_empty: bool) -> tuple
     return np.zeros((params.n_mels, n_sdr)), np.zeros(n_sdr, dtype=bool)
 
 
-def load_estimator(dnn_dir=None, device: str = "auto", which: str = "latest") -> Estimator:
-    """Load `dnn_dir` (default: the shipped model); a directory without config.yaml (the authors' release)
-    gets the authors' recipe."""
+def load_estimator(dnn_dir=None, device: str = "auto") -> Estimator:
+    """Load `dnn_dir` (default: the shipped model) with the weights `checkpoint.model_weights_file` picks.
+    The network and its features are rebuilt from the spec in checkpoint.json; see `_older_checkpoint`
+    for checkpoints without one."""
     dnn_dir = default_checkpoint() if dnn_dir is None else Path(dnn_dir)
-    config_file = dnn_dir / checkpoint.CONFIG
-    params, model_cfg = SDRParams(), ModelConfig()
-    if config_file.is_file():
-        config = yaml.safe_load(config_file.read_text()) or {}
-        if "features" not in config:
-            raise checkpoint.CheckpointError(f"{dnn_dir} is not an AWSSDR checkpoint (its {checkpoint.CONFIG} has "
-                                             "no features section; a TDANet checkpoint?)")
-        params = build(SDRParams, config["features"], source=str(config_file), where="features")
-        model_cfg = build(ModelConfig, config.get("model", {}), source=str(config_file), where="model")
-    model = build_model(model_cfg, params.n_mels)
-    state = checkpoint.load_weights(dnn_dir, which)
+    spec = checkpoint.read_model_spec(dnn_dir, "awssdr")
+    model, params = _from_spec(spec, dnn_dir) if spec is not None else _older_checkpoint(dnn_dir)
+    state = checkpoint.load_model_weights(dnn_dir)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
@@ -181,6 +174,34 @@ def load_estimator(dnn_dir=None, device: str = "auto", which: str = "latest") ->
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormal attention weights cost Intel CPUs several times the time
     return Estimator(model.to(device).eval(), params, device)
+
+
+def _from_spec(spec: dict, dnn_dir: Path) -> tuple[AWSSDR, SDRParams]:
+    """The network and feature parameters that checkpoint.json records."""
+    source = str(dnn_dir / checkpoint.INFO)
+    if not isinstance(spec.get("features"), dict):
+        raise checkpoint.CheckpointError(f"{source}: the AWSSDR model spec has no features mapping")
+    params = build(SDRParams, spec["features"], source=source, where="model.features")
+    try:
+        return AWSSDR(**spec["args"]), params
+    except (TypeError, ValueError) as err:
+        raise checkpoint.CheckpointError(f"{source}: cannot rebuild the AWSSDR network from {spec['args']}: "
+                                         f"{err}") from err
+
+
+def _older_checkpoint(dnn_dir: Path) -> tuple[AWSSDR, SDRParams]:
+    """Fallback for checkpoints whose checkpoint.json records no model (written before it did): the network
+    and features from config.yaml, or without one (the authors' released .dnn) the authors' recipe."""
+    config_file = dnn_dir / checkpoint.CONFIG
+    params, model_cfg = SDRParams(), ModelConfig()
+    if config_file.is_file():
+        config = yaml.safe_load(config_file.read_text()) or {}
+        if "features" not in config:
+            raise checkpoint.CheckpointError(f"{dnn_dir} is not an AWSSDR checkpoint (its {checkpoint.CONFIG} has "
+                                             "no features section; a TDANet checkpoint?)")
+        params = build(SDRParams, config["features"], source=str(config_file), where="features")
+        model_cfg = build(ModelConfig, config.get("model", {}), source=str(config_file), where="model")
+    return build_model(model_cfg, params.n_mels), params
 
 
 def default_checkpoint() -> Path:

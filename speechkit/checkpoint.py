@@ -4,12 +4,14 @@
     latest_optim.pyt     optimizer state_dict
     trainer_state.pyt    scheduler state and early-stopping counters, for resuming
     best_weights.pyt     state_dict of the epoch with the best validation score
-    config.yaml          the resolved experiment config
-    checkpoint.json      epoch, step, best validation score, history, library versions
+    config.yaml          the resolved experiment config, for resuming (and loading checkpoints without a spec)
+    checkpoint.json      epoch, step, best validation score, history, library versions, and under "model"
+                         what rebuilds the network: {"kind", "args" (constructor arguments), ...}
 
 A save writes a complete new directory `NAME.dnn.tmp/` and then swaps it in with renames, so a crash
 at any moment leaves either the previous checkpoint or the new one, never a mix or a half-written file.
-Loading never falls back to a fresh model: a missing or damaged file is an error.
+Loading never falls back to a fresh model: a missing or damaged file is an error. Every loader and test
+script picks its weights with one rule, `model_weights_file`.
 """
 import json
 import os
@@ -59,11 +61,53 @@ def save_checkpoint(dnn_dir, *, weights: dict, optim: dict, trainer_state: dict,
     return dnn_dir
 
 
+def model_weights_file(dnn_dir) -> Path:
+    """The weights a model is used with (inference, evaluation, every loader and test script): best_weights.pyt
+    when present, else latest_weights.pyt.
+
+    The epoch with the best validation score is the usual choice and the TDANet authors' (their
+    best_model.pth); it does not depend on how many epochs past the best one a run went on. Our training
+    writes best_weights.pyt from its first epoch, so latest_weights.pyt is used for the AWSSDR authors'
+    released .dnn, which hold nothing else (the authors delivered their last epoch), and for checkpoints
+    written without it."""
+    dnn_dir = _existing(dnn_dir)
+    best = dnn_dir / BEST_WEIGHTS
+    return best if best.is_file() else dnn_dir / WEIGHTS
+
+
+def load_model_weights(dnn_dir) -> dict:
+    """The state_dict `model_weights_file` picks, on the CPU."""
+    return _torch_load(model_weights_file(dnn_dir))
+
+
 def load_weights(dnn_dir, which: str = "latest") -> dict:
-    """The model state_dict of a checkpoint (`which` = "latest" or "best"), on the CPU."""
+    """One named weights file (`which` = "latest" or "best"), on the CPU: for training tools; a model to be
+    used is loaded with `load_model_weights`."""
     dnn_dir = _existing(dnn_dir)
     name = {"latest": WEIGHTS, "best": BEST_WEIGHTS}[which]
     return _torch_load(dnn_dir / name)
+
+
+def read_model_spec(dnn_dir, kind: str) -> dict | None:
+    """The model spec checkpoint.json records ({"kind": kind, "args": constructor arguments, ...}), or None
+    for a checkpoint without one (written before specs were recorded, or the authors' release).
+    A spec of another kind is an error naming both kinds."""
+    dnn_dir = _existing(dnn_dir)
+    info_file = dnn_dir / INFO
+    if not info_file.is_file():
+        return None
+    try:
+        info = json.loads(info_file.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{info_file}: damaged: {err}") from err
+    spec = info.get("model") if isinstance(info, dict) else None
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("args"), dict):
+        raise CheckpointError(f"{info_file}: \"model\" must be a mapping with \"kind\" and \"args\", got {spec!r}")
+    if spec.get("kind") != kind:
+        raise CheckpointError(f"{dnn_dir}: its {INFO} records a model of kind {spec.get('kind')!r}, not {kind!r}")
+    return spec
 
 
 def load_training_state(dnn_dir) -> dict:

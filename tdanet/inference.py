@@ -43,7 +43,7 @@ def model_spec(cfg: ModelConfig, sample_rate: int, num_sources: int) -> dict:
 
 def load_separator(path=None, variant: str | None = None, sample_rate: int | None = None,
                    enc_kernel_size_ms: int | None = None, device: str = "auto") -> TDANet:
-    """An eval-mode TDANet from one of our `.dnn` directories (its best weights) or an authors' file
+    """An eval-mode TDANet from one of our `.dnn` directories (see `_from_dnn`) or an authors' file
     (default: the shipped model).
 
     The authors' bare state_dict carries no sample rate or variant; pass them (the variant is inferred
@@ -75,18 +75,34 @@ def default_checkpoint() -> Path:
 
 
 def _from_dnn(dnn_dir: Path) -> TDANet:
+    """One of our `.dnn` directories, rebuilt from the spec in its checkpoint.json (see `_older_checkpoint_args`
+    for checkpoints without one), with the weights `checkpoint.model_weights_file` picks."""
+    spec = checkpoint.read_model_spec(dnn_dir, "tdanet")
+    args = spec["args"] if spec is not None else _older_checkpoint_args(dnn_dir)
+    try:
+        model = TDANet(**args)
+    except (TypeError, ValueError) as err:
+        raise checkpoint.CheckpointError(f"{dnn_dir}: cannot rebuild the TDANet network from {args}: {err}") from err
+    try:
+        model.load_state_dict(checkpoint.load_model_weights(dnn_dir))
+    except RuntimeError as err:
+        raise checkpoint.CheckpointError(f"{dnn_dir}: weights do not fit the TDANet network: {err}") from err
+    return model
+
+
+def _older_checkpoint_args(dnn_dir: Path) -> dict:
+    """Fallback for checkpoints whose checkpoint.json records no model (written before it did): the
+    constructor arguments from their config.yaml."""
     config_file = dnn_dir / checkpoint.CONFIG
     if not config_file.is_file():
-        raise checkpoint.CheckpointError(f"{dnn_dir}: no {checkpoint.CONFIG}; not a TDANet checkpoint of ours")
+        raise checkpoint.CheckpointError(f"{dnn_dir}: neither a model in {checkpoint.INFO} nor a {checkpoint.CONFIG}; "
+                                         "not a TDANet checkpoint of ours")
     config = yaml.safe_load(config_file.read_text()) or {}
     if "source_folders" not in (config.get("data") or {}):
         raise checkpoint.CheckpointError(f"{dnn_dir} is not a TDANet checkpoint (its {checkpoint.CONFIG} has no "
                                          "data.source_folders; an AWSSDR checkpoint?)")
     model_cfg = build(ModelConfig, config["model"], source=str(config_file), where="model")
-    model = build_model(model_cfg, config["data"]["sample_rate"], len(config["data"]["source_folders"]))
-    which = "best" if (dnn_dir / checkpoint.BEST_WEIGHTS).is_file() else "latest"
-    model.load_state_dict(checkpoint.load_weights(dnn_dir, which))
-    return model
+    return model_args(model_cfg, config["data"]["sample_rate"], len(config["data"]["source_folders"]))
 
 
 @torch.no_grad()
