@@ -4,7 +4,6 @@ sources of realistic size, with 1 and with N worker processes side by side, writ
 Run from the repository root: `python bench/bench_prepare_trainset.py [--workers N]`.
 """
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -12,9 +11,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from awssdr.corpora import TrainsetOptions, prepare_trainset  # noqa: E402
+from awssdr.corpora import TrainsetOptions, prepare_trainset
 
 N_SPEECH, SPEECH_S = 40, 3.0  # TIMIT utterances average about 3 s
 N_RIRS, RIR_RATE = 20, 48000

@@ -2,16 +2,12 @@
 
 Run from the repository root: `python bench/bench_sdr_features.py`.
 """
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from awssdr.features import SDRParams, mel_filterbank, spectral_decay_rates  # noqa: E402
+from awssdr.features import SDRParams, mel_filterbank, spectral_decay_rates
 
 N_UTTERANCES = 100
 DURATION_S = 4.0

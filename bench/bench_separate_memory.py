@@ -18,12 +18,12 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from speechkit import checkpoint
+from speechkit.config import to_dict
+from tdanet.config import DataConfig, TDANetConfig
+from tdanet.inference import build_model
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from speechkit import checkpoint  # noqa: E402
-from speechkit.config import to_dict  # noqa: E402
-from tdanet.config import DataConfig, TDANetConfig  # noqa: E402
-from tdanet.inference import build_model  # noqa: E402
 
 MEASURE = """
 import resource, runpy, sys, torch

@@ -5,14 +5,10 @@ activations not counted) on 1 s of audio, batch 1, eval mode, MACs = FLOPs / 2.
 
     python bench/count_tdanet_macs.py
 """
-import sys
-from pathlib import Path
-
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tdanet import TDANet  # noqa: E402
+from tdanet import TDANet
 
 
 def main() -> None:

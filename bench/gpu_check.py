@@ -25,24 +25,23 @@ import traceback
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+import torch
+
+from awssdr.config import AWSSDRConfig
+from awssdr.dataset import collate as t60_collate
+from awssdr.inference import build_model as build_awssdr
+from awssdr.recipe import mse_loss
+from speechkit import checkpoint
+from speechkit.config import to_dict
+from speechkit.separation_data import collate as separation_collate
+from speechkit.trainer import Task, TrainConfig, fit, prepare
+from tdanet.config import DataConfig, ModelConfig, TDANetConfig
+from tdanet.inference import build_model as build_tdanet
+from tdanet.recipe import pit_si_snr_loss
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-from speechkit.trainer import Task, TrainConfig, fit, prepare  # noqa: E402  (first: sets CUBLAS_WORKSPACE_CONFIG)
-
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-import torch  # noqa: E402
-
-from awssdr.config import AWSSDRConfig  # noqa: E402
-from awssdr.dataset import collate as t60_collate  # noqa: E402
-from awssdr.inference import build_model as build_awssdr  # noqa: E402
-from awssdr.recipe import mse_loss  # noqa: E402
-from speechkit import checkpoint  # noqa: E402
-from speechkit.config import to_dict  # noqa: E402
-from speechkit.separation_data import collate as separation_collate  # noqa: E402
-from tdanet.config import DataConfig, ModelConfig, TDANetConfig  # noqa: E402
-from tdanet.inference import build_model as build_tdanet  # noqa: E402
-from tdanet.recipe import pit_si_snr_loss  # noqa: E402
 
 SAMPLE_RATE = 16000
 # CUDA output vs CPU output, per source: error energy at most 0.1 % (cuDNN convolutions run in TF32 by default)

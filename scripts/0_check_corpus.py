@@ -1,14 +1,10 @@
 """Check that a LRS2-2Mix, Libri2Mix or WHAM! folder has the layout the recipes read; print what it holds."""
 import argparse
-import sys
-from pathlib import Path
 
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from speechkit.separation_data import CORPUS_LAYOUTS, check_corpus  # noqa: E402
-from speechkit.cli import run  # noqa: E402
+from speechkit.separation_data import CORPUS_LAYOUTS, check_corpus
+from speechkit.cli import run
 
 
 def main() -> None:

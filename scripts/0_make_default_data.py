@@ -1,13 +1,9 @@
 """Synthesize the built-in default corpus (speech, rooms, T60 set, LRS2-style mixtures); no download."""
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from speechkit.cli import run  # noqa: E402
-from speechkit.corpus import SCALES, describe_corpus, make_default_corpus  # noqa: E402
+from speechkit.cli import run
+from speechkit.corpus import SCALES, describe_corpus, make_default_corpus
 
 
 def main() -> None:

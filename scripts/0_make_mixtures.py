@@ -1,14 +1,11 @@
 """Make LRS2-2Mix-style two-speaker mixtures (OUT/{tr,cv,tt}/{mix,s1,s2}, OUT/{tr,cv,tt}.csv) from a folder of
 single-speaker utterances, ROOT/<speaker>/<file>.wav (or any tree with --speakers path,speaker CSV)."""
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from speechkit.cli import run  # noqa: E402
-from speechkit.mixtures import SPLITS, find_utterances, make_mixtures  # noqa: E402
+from speechkit.cli import run
+from speechkit.mixtures import SPLITS, find_utterances, make_mixtures
 
 
 def main() -> None:

@@ -6,13 +6,9 @@ Room, microphone position, talker, utterance, noise and SNR come from each file 
 Example: python scripts/0_prepare_ace.py --ace ACE/Eval/Speech/Single --split eval --out data/ace
 """
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from awssdr.corpora import ACE_NAME_PATTERN, prepare_ace  # noqa: E402
-from speechkit.cli import run  # noqa: E402
+from awssdr.corpora import ACE_NAME_PATTERN, prepare_ace
+from speechkit.cli import run
 
 
 def main(argv=None) -> None:

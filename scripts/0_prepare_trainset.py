@@ -8,14 +8,10 @@ Example: python scripts/0_prepare_trainset.py --speech TIMIT/TRAIN --rirs RIRS -
 """
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from awssdr.corpora import TrainsetOptions, prepare_trainset  # noqa: E402
-from speechkit.cli import run  # noqa: E402
+from awssdr.corpora import TrainsetOptions, prepare_trainset
+from speechkit.cli import run
 
 
 def main(argv=None) -> None:

@@ -1,9 +1,5 @@
 """Test a TDANet checkpoint on the WHAM! test set (tt)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tdanet.recipe import test_main  # noqa: E402
-from speechkit.cli import run  # noqa: E402
+from tdanet.recipe import test_main
+from speechkit.cli import run
 
 run(test_main, "configs/tdanet/wham.yaml")

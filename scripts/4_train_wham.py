@@ -1,9 +1,5 @@
 """Train TDANet on WHAM! (--config configs/tdanet/wham_large.yaml for TDANet Large)."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tdanet.recipe import train_main  # noqa: E402
-from speechkit.cli import run  # noqa: E402
+from tdanet.recipe import train_main
+from speechkit.cli import run
 
 run(train_main, "configs/tdanet/wham.yaml")

@@ -14,12 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from awssdr.inference import load_estimator  # noqa: E402
-from speechkit.audio import AUDIO_SUFFIXES, find_audio_files  # noqa: E402
-from speechkit.cli import ChannelChoice, run  # noqa: E402
-from speechkit.errors import UserError  # noqa: E402
+from awssdr.inference import load_estimator
+from speechkit.audio import AUDIO_SUFFIXES, find_audio_files
+from speechkit.cli import ChannelChoice, run
+from speechkit.errors import UserError
 
 
 def audio_files(inputs) -> list[Path]:

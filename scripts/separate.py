@@ -17,11 +17,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speechkit.audio import AUDIO_SUFFIXES, find_audio_files  # noqa: E402
-from speechkit.cli import ChannelChoice, run  # noqa: E402
-from speechkit.errors import UserError  # noqa: E402
-from tdanet.inference import load_separator, separate_file  # noqa: E402
+from speechkit.audio import AUDIO_SUFFIXES, find_audio_files
+from speechkit.cli import ChannelChoice, run
+from speechkit.errors import UserError
+from tdanet.inference import load_separator, separate_file
 
 
 def input_files(inputs) -> list[Path]:

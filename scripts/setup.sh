@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the project needs: the Debian speech-synthesis engines that make the default
-# corpus, and a Python virtual environment in .venv with requirements.txt (plus the test tools with --dev).
+# corpus, and a Python virtual environment in .venv with the project installed in it, editable, with the
+# dependencies pyproject.toml lists (requirements.txt; requirements-dev.txt adds the test tools with --dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,12 +1,10 @@
 """A tiny regression task for the training-loop tests; run as a script it trains one (torchrun-able)."""
 import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speechkit.optim import OptimConfig, ScheduleConfig  # noqa: E402
-from speechkit.trainer import Task, TrainConfig, fit, training_run  # noqa: E402
+from speechkit.optim import OptimConfig, ScheduleConfig
+from speechkit.trainer import Task, TrainConfig, fit, training_run
 
 
 class Sequences(torch.utils.data.Dataset):
