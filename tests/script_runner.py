@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS_RUN: set[str] = set()  # the scripts that ran to a successful end in this test session
 
 
 def run_script(name: str, *args) -> None:
@@ -21,3 +22,4 @@ def run_script(name: str, *args) -> None:
     finally:
         sys.argv = argv
         os.chdir(cwd)
+    SCRIPTS_RUN.add(name)

@@ -1,6 +1,7 @@
 """The .dnn checkpoint directory: round trip, atomic saves, and clear errors on missing files."""
 import multiprocessing
 import os
+import time
 
 import pytest
 import torch
@@ -28,26 +29,32 @@ def test_round_trip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.dnn"]  # no temporary leftovers
 
 
-def _save_forever(dnn_dir):
-    value = 1.0
+def _save_forever(dnn_dir, first_epoch: int, saved):
+    """Save epochs first_epoch, first_epoch + 1, ... (weights = the epoch number), setting `saved` after each."""
+    epoch = first_epoch
     while True:
-        save(dnn_dir, value, epoch=int(value))
-        value += 1
+        save(dnn_dir, float(epoch), epoch=epoch)
+        saved.set()
+        epoch += 1
 
 
 def test_killed_write_leaves_a_loadable_checkpoint(tmp_path):
     dnn_dir = tmp_path / "m.dnn"
-    save(dnn_dir, 0.5, epoch=1)
-    for delay in (0.05, 0.11, 0.23):
-        writer = multiprocessing.get_context("fork").Process(target=_save_forever, args=(dnn_dir,))
+    save(dnn_dir, 1.0, epoch=1)
+    context = multiprocessing.get_context("fork")
+    for delay in (0.0, 0.05, 0.11, 0.23):
+        previous = checkpoint.load_training_state(dnn_dir)["info"]["epoch"]
+        saved = context.Event()
+        writer = context.Process(target=_save_forever, args=(dnn_dir, previous + 1, saved))
         writer.start()
-        writer.join(delay)
+        assert saved.wait(timeout=60), "the writer finished no save within 60 s"
+        time.sleep(delay)  # the writer is saving again: the kill lands in the middle of a save
         os.kill(writer.pid, 9)
         writer.join()
         state = checkpoint.load_training_state(dnn_dir)
-        # whatever moment it died at, the weights and the info belong to the same save
-        assert state["weights"]["weight"].flatten()[0].item() == float(state["info"]["epoch"]) or \
-            state["info"]["epoch"] == 1
+        # the writer's saves reached the directory, and the weights and the info belong to the same save
+        assert state["info"]["epoch"] > previous
+        assert state["weights"]["weight"].flatten()[0].item() == float(state["info"]["epoch"])
 
 
 def test_interrupted_swap_is_recovered(tmp_path):
