@@ -1,14 +1,16 @@
 """TDANet (Li, Yang, Hu, ICLR 2023): top-down attention network for two-speaker separation.
 
-Read top to bottom like the paper's figure: normalisation and conv helpers, the multi-scale encoder,
-global attention, top-down fusion, local attention, the block (applied `num_blocks` times with shared
-weights) and the full network (encoder, separator, masks, decoder).
+The paper's network in stock PyTorch modules, to read top to bottom beside the paper's Figure 1:
+normalisation and conv helpers, the bottom-up encoder (Fig. 1a), global attention (GA), top-down
+modulation, local attention (LA) and the decoder of LAs (Fig. 1c), the block (applied `num_blocks`
+times with shared weights) and the full network (encoder, separator, masks, decoder). "Reference §x"
+points to ../shared/reference/tdanet/README.md, which spells out every step the authors' code takes.
 
-Two variants behind one option (see ../shared/reference/tdanet/README.md, sections 3 and 4):
-- "paper": attention over time, sigmoid top-down gating, LA chain starts from the coarsest scale.
-- "official-release": the class behind the published checkpoints; attention runs across the batch
-  items of each frame (so outputs depend on the batch), top-down fusion is a kernel-1 local attention
-  per scale, and the first LA takes the finer neighbour as its global input.
+Elsewhere, so that this file stays the paper:
+- tdanet/official.py: the "official-release" variant (the class behind the published checkpoints) as a
+  few overrides of these modules, next to the import of the authors' checkpoints.
+- tdanet/kernels.py: CPU speed kernels, drop-in replacements of some of these modules with the same
+  weights, switched by TDANet's `kernels` argument.
 """
 import math
 
@@ -16,11 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tdanet.pooling import adaptive_avg_pool1d
+
 VARIANTS = ("paper", "official-release")
 
 
 def resize(x: torch.Tensor, length: int) -> torch.Tensor:
-    """Nearest resizing along time; PyTorch's legacy "nearest" (float32 scale) is what parity needs."""
+    """Up(x, length): nearest resizing along time (Fig. 1b); PyTorch's legacy "nearest" is what parity needs."""
+    # x: (batch, channels, frames) -> (batch, channels, length)
     if x.shape[-1] == length:
         return x
     return F.interpolate(x, size=length, mode="nearest")
@@ -40,7 +45,7 @@ def sinusoidal_positions(length: int, channels: int, device: torch.device, dtype
 class GlobalLayerNorm(nn.Module):
     """gLN: normalise each item over all channels and frames (eps 1e-8), then per-channel affine.
 
-    A one-group group norm computes exactly this in one fused kernel."""
+    A one-group group norm computes exactly this."""
 
     def __init__(self, channels: int, eps: float = 1e-8):
         super().__init__()
@@ -56,16 +61,10 @@ class GlobalLayerNorm(nn.Module):
         return f"{self.weight.numel()}, eps={self.eps}"
 
 
-class DepthwiseConv1d(nn.Conv1d):
-    """Depthwise nn.Conv1d with "same" padding, run through DepthwiseConvFunction (same outputs)."""
-
-    def __init__(self, channels: int, kernel_size: int, stride: int = 1, bias: bool = True):
-        super().__init__(channels, channels, kernel_size, stride=stride, padding=(kernel_size - 1) // 2,
-                         groups=channels, bias=bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (batch, channels, frames) -> (batch, channels, ceil(frames / stride))
-        return DepthwiseConvFunction.apply(x, self.weight, self.bias, self.stride[0], self.padding[0])
+def depthwise_conv(channels: int, kernel_size: int, stride: int = 1, bias: bool = True) -> nn.Conv1d:
+    """Depthwise ("DWConv") nn.Conv1d with "same" padding: frames -> ceil(frames / stride)."""
+    return nn.Conv1d(channels, channels, kernel_size, stride=stride, padding=(kernel_size - 1) // 2,
+                     groups=channels, bias=bias)
 
 
 class ConvNorm(nn.Module):
@@ -82,15 +81,15 @@ class ConvNorm(nn.Module):
 
 
 class MultiScaleEncoder(nn.Module):
-    """Bottom-up pyramid: depthwise conv + gLN at stride 1, then `depth - 1` stride-2 stages."""
+    """Bottom-up pyramid (Fig. 1a): X_0 = DWConv + gLN at stride 1, X_i = DWConv + gLN of X_(i-1) at stride 2."""
 
     def __init__(self, channels: int, depth: int, kernel_size: int = 5):
         super().__init__()
         self.stages = nn.ModuleList(
-            ConvNorm(DepthwiseConv1d(channels, kernel_size, stride=1 if i == 0 else 2)) for i in range(depth))
+            ConvNorm(depthwise_conv(channels, kernel_size, stride=1 if i == 0 else 2)) for i in range(depth))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        # x: (batch, channels, frames) -> [(batch, channels, ceil(frames / 2^i)) for i < depth]
+        # x: (batch, channels, frames) -> [X_i: (batch, channels, ceil(frames / 2^i)) for i < depth]
         scales = []
         for stage in self.stages:
             x = stage(x)
@@ -117,16 +116,12 @@ class DropPath(nn.Module):
 
 
 class MultiHeadSelfAttention(nn.Module):
-    """LayerNorm, + sinusoidal positions, multi-head self-attention, then LayerNorm_out(A + Dropout(A)).
+    """LayerNorm, + sinusoidal positions, multi-head self-attention over time, then LayerNorm_out(A + Dropout(A))."""
 
-    `attend_over="time"` attends over the frames of each item; `"batch"` reproduces the released
-    model, whose attention runs over the batch items of each frame."""
-
-    def __init__(self, channels: int, num_heads: int, dropout: float, attend_over: str):
+    def __init__(self, channels: int, num_heads: int, dropout: float):
         super().__init__()
         self.num_heads = num_heads
         self.dropout = dropout
-        self.attend_over = attend_over
         self.in_norm = nn.LayerNorm(channels)
         self.in_proj_weight = nn.Parameter(torch.empty(3 * channels, channels))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * channels))
@@ -138,30 +133,17 @@ class MultiHeadSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (batch, channels, frames) -> same
         x = x.transpose(1, 2)
-        x = self.in_norm(x) + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
-        if self.attend_over == "batch":
-            x = x.transpose(0, 1)  # (frames, batch, channels): items attend to each other per frame
-        a = self.normalize_output(self.attend(x))
-        if self.attend_over == "batch":
-            a = a.transpose(0, 1)
-        return a.transpose(1, 2)
+        a = self.attend(self.in_norm(x) + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype))
+        # The original normalises A + Dropout(A): the attention's input is not added here (reference §3.5, 4)
+        return self.out_norm(a + F.dropout(a, self.dropout, self.training)).transpose(1, 2)
 
     def attend(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (groups, sequence, channels) -> same
-        groups, sequence, channels = x.shape
+        # x: (batch, frames, channels) -> same; the frames of each item attend to each other
+        batch, frames, channels = x.shape
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
-        q, k, v = qkv.view(groups, sequence, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.view(batch, frames, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
-        return self.out_proj(a.transpose(1, 2).reshape(groups, sequence, channels))
-
-    def normalize_output(self, a: torch.Tensor) -> torch.Tensor:
-        # a: (..., channels) -> same. The original normalises A + Dropout(A) (no skip of the input).
-        if self.training and self.dropout > 0.0:
-            return self.out_norm(a + F.dropout(a, self.dropout))
-        # In eval that is LayerNorm(2A), which equals LayerNorm(A) with eps / 4 exactly (2 and 4 are
-        # powers of two, so every rounding step scales along).
-        norm = self.out_norm
-        return F.layer_norm(a, norm.normalized_shape, norm.weight, norm.bias, norm.eps / 4)
+        return self.out_proj(a.transpose(1, 2).reshape(batch, frames, channels))
 
 
 class FeedForward(nn.Module):
@@ -170,7 +152,7 @@ class FeedForward(nn.Module):
     def __init__(self, channels: int, hidden_channels: int, dropout: float, kernel_size: int = 5):
         super().__init__()
         self.fc1 = ConvNorm(nn.Conv1d(channels, hidden_channels, 1, bias=False))
-        self.dwconv = DepthwiseConv1d(hidden_channels, kernel_size)
+        self.dwconv = depthwise_conv(hidden_channels, kernel_size)
         self.fc2 = ConvNorm(nn.Conv1d(hidden_channels, channels, 1, bias=False))
         self.dropout = nn.Dropout(dropout)
 
@@ -181,11 +163,11 @@ class FeedForward(nn.Module):
 
 
 class GlobalAttention(nn.Module):
-    """GA: transformer layer on the pooled coarsest scale, G1 = G0 + MHSA(G0), G = G1 + FFN(G1)."""
+    """GA: a transformer layer on the pooled coarsest scale, G1 = G0 + MHSA(G0), G = G1 + FFN(G1)."""
 
-    def __init__(self, channels: int, num_heads: int, dropout: float, drop_path: float, attend_over: str):
+    def __init__(self, channels: int, num_heads: int, dropout: float, drop_path: float):
         super().__init__()
-        self.attention = MultiHeadSelfAttention(channels, num_heads, dropout, attend_over)
+        self.attention = MultiHeadSelfAttention(channels, num_heads, dropout)
         self.ffn = FeedForward(channels, 2 * channels, dropout)
         self.drop_path = DropPath(drop_path)
 
@@ -195,70 +177,56 @@ class GlobalAttention(nn.Module):
         return x + self.drop_path(self.ffn(x))
 
 
-class LocalAttention(nn.Module):
-    """LA(x_l, x_g) = gLN(conv(x_l)) * Up(sigmoid(gLN(conv(x_g)))) + Up(gLN(conv(x_g))), depthwise convs.
+class TopDownFusion(nn.Module):
+    """Global top-down modulation of every scale by G: F_i = sigmoid(Up(G, len X_i)) * X_i."""
 
-    The global convs run at x_g's resolution; nearest resizing to len(x_l) comes after."""
+    def forward(self, scales: list[torch.Tensor], g: torch.Tensor) -> list[torch.Tensor]:
+        # scales: [X_i: (batch, C, n_i)], g: (batch, C, n_last) -> [F_i: (batch, C, n_i)]
+        gate = torch.sigmoid(g)
+        return [x * resize(gate, x.shape[-1]) for x in scales]
+
+
+class LocalAttention(nn.Module):
+    """LA (Fig. 1c): LA(x_l, x_g) = gLN(conv(x_l)) * Up(sigmoid(gLN(conv(x_g)))) + Up(gLN(conv(x_g))).
+
+    Depthwise convs without bias; those on x_g run at x_g's resolution, resizing to len(x_l) comes after."""
 
     def __init__(self, channels: int, kernel_size: int):
         super().__init__()
-        self.local_embedding = ConvNorm(DepthwiseConv1d(channels, kernel_size, bias=False))
-        self.global_gate = ConvNorm(DepthwiseConv1d(channels, kernel_size, bias=False))
-        self.global_embedding = ConvNorm(DepthwiseConv1d(channels, kernel_size, bias=False))
+        self.local_embedding = ConvNorm(depthwise_conv(channels, kernel_size, bias=False))
+        self.global_gate = ConvNorm(depthwise_conv(channels, kernel_size, bias=False))
+        self.global_embedding = ConvNorm(depthwise_conv(channels, kernel_size, bias=False))
 
     def forward(self, x_local: torch.Tensor, x_global: torch.Tensor) -> torch.Tensor:
         # x_local: (batch, channels, n), x_global: (batch, channels, m) -> (batch, channels, n)
+        n = x_local.shape[-1]
         gate = torch.sigmoid(self.global_gate(x_global))
-        return GatedResize.apply(self.local_embedding(x_local), gate, self.global_embedding(x_global))
-
-
-class TopDownFusion(nn.Module):
-    """Modulate every scale X_i by the global feature G, giving F_i.
-
-    paper: F_i = sigmoid(Up(G)) * X_i. official-release: F_i = LA_i(X_i, G) with kernel-1 LAs; the
-    release builds one for the coarsest scale too but never uses its output, so it is kept only for
-    checkpoint compatibility and not computed (its parameters get no gradient, as in the original)."""
-
-    def __init__(self, variant: str, channels: int, depth: int):
-        super().__init__()
-        self.variant = variant
-        if variant == "official-release":
-            self.fusions = nn.ModuleList(LocalAttention(channels, kernel_size=1) for _ in range(depth))
-
-    def forward(self, scales: list[torch.Tensor], g: torch.Tensor) -> list[torch.Tensor]:
-        # scales: [(batch, C, n_i)], g: (batch, C, n_last) -> paper: [F_0..F_last]; release: [F_0..F_last-1]
-        if self.variant == "paper":
-            gate = torch.sigmoid(g)
-            return [GatedResize.apply(x, gate, None) for x in scales]
-        return [fusion(x, g) for fusion, x in zip(self.fusions[:-1], scales[:-1], strict=True)]
+        return self.local_embedding(x_local) * resize(gate, n) + resize(self.global_embedding(x_global), n)
 
 
 class TDANetBlock(nn.Module):
-    """One separator block: projection, multi-scale encoder, GA, top-down fusion, LA decoder, residual."""
+    """One separator block: projection, bottom-up encoder, GA, top-down modulation, LA decoder, residual."""
 
-    def __init__(self, variant: str, channels: int, hidden_channels: int, depth: int, num_heads: int,
-                 dropout: float, drop_path: float):
+    def __init__(self, channels: int, hidden_channels: int, depth: int, num_heads: int, dropout: float,
+                 drop_path: float):
         super().__init__()
-        self.variant = variant
         self.projection = ConvNorm(nn.Conv1d(channels, hidden_channels, 1))
         self.projection_act = nn.PReLU()
         self.multiscale = MultiScaleEncoder(hidden_channels, depth)
-        attend_over = "time" if variant == "paper" else "batch"
-        self.global_attention = GlobalAttention(hidden_channels, num_heads, dropout, drop_path, attend_over)
-        self.top_down = TopDownFusion(variant, hidden_channels, depth)
+        self.global_attention = GlobalAttention(hidden_channels, num_heads, dropout, drop_path)
+        self.top_down = TopDownFusion()
         self.local_attention = nn.ModuleList(LocalAttention(hidden_channels, 5) for _ in range(depth - 1))
         self.output_conv = nn.Conv1d(hidden_channels, channels, 1)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         # u: (batch, channels, frames) -> same
-        scales = self.multiscale(self.projection_act(self.projection(u)))
+        scales = self.multiscale(self.projection_act(self.projection(u)))  # X_0 (finest) .. X_last
         coarse = scales[-1].shape[-1]
-        g = self.global_attention(sum(AdaptiveAvgPoolFunction.apply(x, coarse) for x in scales))
-        fused = self.top_down(scales, g)
-        # The first LA's global input: paper, the coarsest F; release, the finer neighbour of its local input.
-        x = fused.pop() if self.variant == "paper" else fused[-2]
-        for local_attention, x_local in zip(reversed(self.local_attention), reversed(fused), strict=True):
-            x = local_attention(x_local, x)
+        g = self.global_attention(sum(adaptive_avg_pool1d(x, coarse) for x in scales))  # G0 = sum_i pool(X_i)
+        fused = self.top_down(scales, g)  # F_0 .. F_last
+        x = fused[-1]
+        for local_attention, f in zip(reversed(self.local_attention), reversed(fused[:-1]), strict=True):
+            x = local_attention(f, x)  # E_i = LA_i(F_i, E_(i+1)), coarse to fine, starting from F_last
         return u + self.output_conv(x)
 
 
@@ -275,50 +243,25 @@ class SkipFusion(nn.Module):
         return self.act(self.affine(m + y))
 
 
-class OverlapAddDecoder(nn.Module):
-    """Transposed conv1d (groups 1, no bias) as one matrix product and an overlap-add (F.fold).
-
-    Same maths and weight layout as nn.ConvTranspose1d; on CPU it avoids oneDNN, whose transposed-conv
-    setup takes tens of seconds for inputs of a few minutes (torch 2.13)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int):
-        super().__init__()
-        self.stride, self.padding = stride, padding
-        self.weight = nn.Parameter(torch.empty(in_channels, out_channels, kernel_size))
-        nn.init.xavier_uniform_(self.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (batch, in_channels, frames) -> (batch, out_channels, (frames - 1) * stride + kernel - 2 * padding)
-        _, out_channels, kernel_size = self.weight.shape
-        columns = torch.matmul(self.weight.flatten(1).t(), x)  # (batch, out_channels * kernel, frames)
-        length = (x.shape[-1] - 1) * self.stride + kernel_size
-        out = F.fold(columns, (1, length), (1, kernel_size), stride=(1, self.stride))
-        return out.view(x.shape[0], out_channels, length)[..., self.padding:length - self.padding]
-
-    def extra_repr(self) -> str:
-        in_channels, out_channels, kernel_size = self.weight.shape
-        return f"{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={self.stride}, padding={self.padding}"
-
-
 class TDANet(nn.Module):
     """Encoder, gLN + bottleneck, one block applied `num_blocks` times, ReLU masks, transposed-conv decoder.
 
     `model(wave)`: (batch, samples), (batch, 1, samples) -> (batch, num_sources, samples);
-    (samples,) -> (num_sources, samples)."""
+    (samples,) -> (num_sources, samples).
+
+    `variant`: "paper", or "official-release" (tdanet/official.py). `kernels`: True, False or "auto" (on
+    where they were measured faster; see tdanet/kernels.py); the weights and outputs are the same."""
 
     def __init__(self, variant: str = "paper", sample_rate: int = 16000, enc_kernel_size_ms: int = 4,
                  in_channels: int = 512, out_channels: int = 128, num_blocks: int = 16,
                  upsampling_depth: int = 5, num_sources: int = 2, num_heads: int = 8,
-                 dropout: float = 0.1, drop_path: float = 0.1):
+                 dropout: float = 0.1, drop_path: float = 0.1, kernels: bool | str = "auto"):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown TDANet variant {variant!r}; choose one of {VARIANTS}")
-        if upsampling_depth < (2 if variant == "paper" else 3):
-            raise ValueError(f"upsampling_depth={upsampling_depth} is too small for variant {variant!r}")
+        if upsampling_depth < 2:
+            raise ValueError(f"upsampling_depth={upsampling_depth} is too small; TDANet needs at least 2 scales")
         self.variant = variant
-        # official-release keeps a top-down module for the coarsest scale that takes no part (loading needs
-        # it); the training loop tells DistributedDataParallel to expect parameters without gradients
-        self.has_unused_parameters = variant == "official-release"
         self.sample_rate = sample_rate
         self.num_blocks = num_blocks
         self.num_sources = num_sources
@@ -332,20 +275,27 @@ class TDANet(nn.Module):
                                  padding=self.kernel_size // 2, bias=False)
         self.encoder_norm = GlobalLayerNorm(num_basis)
         self.bottleneck = nn.Conv1d(num_basis, out_channels, 1)
-        self.block = TDANetBlock(variant, out_channels, in_channels, upsampling_depth, num_heads,
-                                 dropout, drop_path)
+        self.block = TDANetBlock(out_channels, in_channels, upsampling_depth, num_heads, dropout, drop_path)
         self.skip_fusion = SkipFusion(out_channels)
         self.mask_act = nn.PReLU()
         self.mask_conv = nn.Conv1d(out_channels, num_sources * num_basis, 1)
-        self.decoder = OverlapAddDecoder(num_sources * num_basis, num_sources, self.kernel_size,
-                                         self.stride, self.kernel_size // 2)
+        self.decoder = nn.ConvTranspose1d(num_sources * num_basis, num_sources, self.kernel_size,
+                                          stride=self.stride, padding=self.kernel_size // 2, bias=False)
         nn.init.xavier_uniform_(self.encoder.weight)
+        nn.init.xavier_uniform_(self.decoder.weight)
+        if variant == "official-release":
+            from tdanet.official import use_release_quirks  # official.py imports this file
+
+            use_release_quirks(self)
+        from tdanet.kernels import use_kernels  # kernels.py imports this file
+
+        self.kernels = use_kernels(self, kernels)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         # wave: (batch, samples) | (batch, 1, samples) -> (batch, sources, samples); (samples,) -> (sources, samples)
         x = self.as_batch(wave)
         k, s, n = self.kernel_size, self.stride, x.shape[-1]
-        rest = k - (s + n % k) % k
+        rest = k - (s + n % k) % k  # zero padding of reference §3.1
         mix = self.encoder(F.pad(x, (k - s, rest + k - s)))          # (batch, basis, frames)
         y = self.separate(self.bottleneck(self.encoder_norm(mix)))    # (batch, out_channels, frames)
         masks = F.relu(self.mask_conv(self.mask_act(y)))
@@ -374,112 +324,6 @@ class TDANet(nn.Module):
     @classmethod
     def from_official(cls, source, variant: str | None = None, **config) -> "TDANet":
         """Build an eval-mode model from an authors' checkpoint (path or loaded object; see official.py)."""
-        from tdanet.official import build_model  # official.py imports this module
+        from tdanet.official import build_model  # official.py imports this file
 
         return build_model(cls, source, variant, **config)
-
-
-# Autograd functions: the same maths as the plain ops, with less time or memory in training, or with a
-# backward that CUDA can run in deterministic mode.
-
-class GatedResize(torch.autograd.Function):
-    """local * resize(gate) [+ resize(embedding)] to len(local), keeping only the small gate for backward.
-
-    Autograd through `resize` would store the resized gate, a full-resolution copy per call."""
-
-    @staticmethod
-    def forward(ctx, local, gate, embedding):
-        ctx.save_for_backward(local, gate)
-        ctx.embedding_shape = None if embedding is None else embedding.shape
-        n = local.shape[-1]
-        if embedding is None:
-            return local * resize(gate, n)
-        return torch.addcmul(resize(embedding, n), local, resize(gate, n))
-
-    @staticmethod
-    def backward(ctx, grad):
-        local, gate = ctx.saved_tensors
-        grad_local = grad * resize(gate, grad.shape[-1]) if ctx.needs_input_grad[0] else None
-        grad_gate = resize_backward(grad * local, gate.shape) if ctx.needs_input_grad[1] else None
-        grad_embedding = None
-        if ctx.embedding_shape is not None and ctx.needs_input_grad[2]:
-            grad_embedding = resize_backward(grad, ctx.embedding_shape)
-        return grad_local, grad_gate, grad_embedding
-
-
-def resize_backward(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Gradient of `resize` to `grad`'s length, for an input of `shape` (sums the copied frames)."""
-    if grad.shape[-1] == shape[-1]:
-        return grad
-    return torch.ops.aten.upsample_nearest1d_backward(grad, grad.shape[-1:], shape, None)
-
-
-class AdaptiveAvgPoolFunction(torch.autograd.Function):
-    """F.adaptive_avg_pool1d to at most the input's length, with a backward that CUDA runs in deterministic
-    mode (adaptive_avg_pool2d's own backward throws there; see speechkit/determinism.py).
-
-    Each input frame lies in one bin or in two neighbouring ones, so its gradient is the share of its first
-    bin plus that of its second: two gathers, added in the order PyTorch's CPU backward adds them."""
-
-    @staticmethod
-    def forward(ctx, x, length):
-        if length > x.shape[-1]:
-            raise ValueError(f"pooling {x.shape[-1]} frames to {length}: the length must not exceed the input's")
-        ctx.frames = x.shape[-1]
-        return F.adaptive_avg_pool1d(x, length)
-
-    @staticmethod
-    def backward(ctx, grad):
-        # grad: (batch, channels, length) -> (batch, channels, frames)
-        frames, length = ctx.frames, grad.shape[-1]
-        bins, frame = torch.arange(length, device=grad.device), torch.arange(frames, device=grad.device)
-        width = ((bins + 1) * frames + length - 1) // length - bins * frames // length  # PyTorch's bin edges
-        share = F.pad(grad / width.to(grad.dtype), (0, 1))  # a share of 0 for "no second bin"
-        first = frame * length // frames
-        second = torch.where((first + 1) * frames < (frame + 1) * length, first + 1, length)
-        shape = (*grad.shape[:-1], frames)
-        return share.gather(-1, first.expand(shape)) + share.gather(-1, second.expand(shape)), None
-
-
-class DepthwiseConvFunction(torch.autograd.Function):
-    """Depthwise conv1d with a hand-written backward.
-
-    On CPU oneDNN's depthwise backward costs several times its forward; here the input gradient is a
-    transposed depthwise conv and the weight gradient is one dot product per tap over shifted views."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding):
-        ctx.save_for_backward(x, weight)
-        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
-        return F.conv1d(x, weight, bias, stride, padding, groups=x.shape[1])
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, weight = (t.to(grad.dtype) for t in ctx.saved_tensors)
-        stride, padding = ctx.stride, ctx.padding
-        grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            # output_padding gives back the trailing input frames that the strided forward never reached
-            reached = (grad.shape[-1] - 1) * stride - 2 * padding + weight.shape[-1]
-            grad_x = F.conv_transpose1d(grad, weight, stride=stride, padding=padding,
-                                        output_padding=x.shape[-1] - reached, groups=x.shape[1])
-        if ctx.needs_input_grad[1]:
-            grad_weight = depthwise_weight_grad(x, grad, weight.shape[-1], stride, padding)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.sum((0, 2))
-        return grad_x, grad_weight, grad_bias, None, None
-
-
-def depthwise_weight_grad(x: torch.Tensor, grad: torch.Tensor, kernel_size: int, stride: int,
-                          padding: int) -> torch.Tensor:
-    # x: (batch, channels, n_in), grad: (batch, channels, n_out) -> (channels, 1, kernel_size)
-    n_in, n_out = x.shape[-1], grad.shape[-1]
-    taps = []
-    for k in range(kernel_size):
-        # output frame t reads input frame t * stride + k - padding; keep the frames inside the input
-        first = max(0, -(-(padding - k) // stride))
-        last = min(n_out, (n_in - 1 - k + padding) // stride + 1)
-        start = first * stride + k - padding
-        x_k = x[..., start:start + (last - first - 1) * stride + 1:stride]
-        taps.append(torch.linalg.vecdot(grad[..., first:last], x_k).sum(0))
-    return torch.stack(taps, dim=-1).unsqueeze(1)

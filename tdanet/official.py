@@ -1,6 +1,12 @@
-"""Import of the TDANet authors' checkpoints (both the paper and the official-release variant).
+"""The official-release variant of TDANet, and import of the authors' checkpoints (both variants).
 
-Accepted sources (a path or the object `torch.load` returns), see the reference README, section 10:
+The class behind the published checkpoints differs from the paper's network in three places (reference
+README, section 4); `use_release_quirks` turns a paper TDANet (tdanet/model.py) into it:
+- its attention layer is not batch-first: for each frame, the batch items attend to each other;
+- top-down modulation is a kernel-1 local attention per scale instead of sigmoid(Up(G)) * X_i;
+- its LA decoder starts from the finer neighbour of the first local input instead of the coarsest F.
+
+Accepted checkpoint sources (a path or the object `torch.load` returns), see the reference README, section 10:
 - a bare state dict;
 - a Lightning checkpoint: {"state_dict": {"audio_model.<key>": tensor, ...}, "training_config": ..., ...};
 - the authors' serialized dict: {"model_name", "state_dict", "model_args", "infos"}.
@@ -13,8 +19,53 @@ import re
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from tdanet.model import sinusoidal_positions
+from tdanet.model import LocalAttention, MultiHeadSelfAttention, sinusoidal_positions
+
+
+class BatchAxisAttention(MultiHeadSelfAttention):
+    """The release's attention: its layer is not batch-first, so it reads (batch, frames, channels) as
+    (sequence, batch, channels) and, for each frame, the batch items attend to each other. Outputs depend
+    on the batch; with batch 1 each frame attends only to itself."""
+
+    def attend(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (batch, frames, channels) -> same
+        return super().attend(x.transpose(0, 1)).transpose(0, 1)
+
+
+class ReleaseTopDownFusion(nn.Module):
+    """F_i = LA_i(X_i, G), a kernel-1 local attention per scale (`loc_glo_fus.i`), for the paper's
+    F_i = sigmoid(Up(G)) * X_i.
+
+    The release's LA decoder starts from F_(last-2), the finer neighbour of its first local input F_(last-1),
+    where the paper's starts from F_last. So this returns [F_0, .., F_(last-1), F_(last-2)]: the block takes
+    the last entry as the decoder's start. The release also builds an LA for the coarsest scale and never uses
+    its output; it is kept for checkpoint loading and not computed (its parameters get no gradient, as in the
+    original)."""
+
+    def __init__(self, channels: int, depth: int):
+        super().__init__()
+        self.fusions = nn.ModuleList(LocalAttention(channels, kernel_size=1) for _ in range(depth))
+
+    def forward(self, scales: list[torch.Tensor], g: torch.Tensor) -> list[torch.Tensor]:
+        # scales: [X_i: (batch, C, n_i)], g: (batch, C, n_last) -> [F_0, .., F_(last-1), F_(last-2)]
+        fused = [fusion(x, g) for fusion, x in zip(self.fusions[:-1], scales[:-1], strict=True)]
+        return fused + [fused[-2]]
+
+
+def use_release_quirks(model) -> None:
+    """Turn a newly built paper TDANet into the official-release variant (TDANet(variant=...) calls this)."""
+    block = model.block
+    depth = len(block.multiscale.stages)
+    if depth < 3:
+        raise ValueError(f"upsampling_depth={depth} is too small for variant 'official-release' (needs 3)")
+    block.global_attention.attention.__class__ = BatchAxisAttention  # same parameters; only `attend` differs
+    block.top_down = ReleaseTopDownFusion(block.output_conv.in_channels, depth)
+    # the coarsest scale's fusion takes no part: the training loop tells DistributedDataParallel to expect
+    # parameters without gradients
+    model.has_unused_parameters = True
+
 
 POSITION_TABLE_KEY = "sm.unet.globalatt.attn.pos_enc.pe"
 LIGHTNING_PREFIX = "audio_model."

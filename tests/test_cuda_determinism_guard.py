@@ -15,14 +15,13 @@ from awssdr.recipe import mse_loss
 from speechkit.determinism import (FORBIDDEN_BACKWARD_NODES, backward_node_names, forbidden_nodes,
                                    forbidden_nodes_of_step)
 from tdanet import TDANet
-from tdanet import model as tdanet_model
-from tdanet.model import VARIANTS, AdaptiveAvgPoolFunction
+from tdanet.model import VARIANTS
+from tdanet.pooling import adaptive_avg_pool1d
 from tdanet.recipe import pit_si_snr_loss
 
 TINY_TDANET = dict(sample_rate=8000, in_channels=16, out_channels=8, num_blocks=2, upsampling_depth=3,
                    num_heads=2)
 CPU = torch.device("cpu")
-
 
 
 def assert_no_forbidden_node(loss: torch.Tensor, model: torch.nn.Module, what: str) -> None:
@@ -32,41 +31,20 @@ def assert_no_forbidden_node(loss: torch.Tensor, model: torch.nn.Module, what: s
                        "CUDA under torch.use_deterministic_algorithms(True)")
 
 
-def stock_gated_resize(local, gate, embedding):
-    """What tdanet.model.GatedResize computes, in stock ops (autograd then records their own nodes)."""
-    gated = local * tdanet_model.resize(gate, local.shape[-1])
-    return gated if embedding is None else gated + tdanet_model.resize(embedding, local.shape[-1])
-
-
-def stock_depthwise_conv(x, weight, bias, stride, padding):
-    """What tdanet.model.DepthwiseConvFunction computes, as a plain depthwise F.conv1d."""
-    return F.conv1d(x, weight, bias, stride, padding, groups=x.shape[1])
-
-
-@pytest.fixture(params=["custom", "stock"])
-def tdanet_kernels(request, monkeypatch):
-    """TDANet's CPU kernels (custom autograd Functions for speed), or the stock ops they stand for.
-
-    The model has no switch for them; the stock path is the graph a plain implementation would have."""
-    if request.param == "stock":
-        monkeypatch.setattr(tdanet_model.GatedResize, "apply", staticmethod(stock_gated_resize))
-        monkeypatch.setattr(tdanet_model.DepthwiseConvFunction, "apply", staticmethod(stock_depthwise_conv))
-    return request.param
-
-
 @pytest.mark.parametrize("drop_below_db", [None, -30.0])
 @pytest.mark.parametrize("enc_kernel_size_ms", [4, 2])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_tdanet_training_step(tdanet_kernels, variant, enc_kernel_size_ms, drop_below_db):
+@pytest.mark.parametrize("kernels", [True, False])
+def test_tdanet_training_step(kernels, variant, enc_kernel_size_ms, drop_below_db):
+    """With TDANet's kernels (custom autograd Functions, tdanet/kernels.py) on and off."""
     torch.manual_seed(0)
-    model = TDANet(variant, enc_kernel_size_ms=enc_kernel_size_ms, **TINY_TDANET).train()
+    model = TDANet(variant, enc_kernel_size_ms=enc_kernel_size_ms, **TINY_TDANET, kernels=kernels).train()
     batch = torch.randn(2, 800), torch.randn(2, 2, 800)
     loss = pit_si_snr_loss(model, batch, CPU, drop_below_db=drop_below_db).mean()
     names = backward_node_names(loss)
-    custom_node = "GatedResizeBackward" in names
-    assert custom_node == (tdanet_kernels == "custom"), sorted(names)
-    assert_no_forbidden_node(loss, model, f"TDANet {variant}, {enc_kernel_size_ms} ms, {tdanet_kernels} "
-                                          f"kernels, loss.drop_below_db={drop_below_db}")
+    assert ("GatedResizeBackward" in names) == kernels, sorted(names)
+    assert_no_forbidden_node(loss, model, f"TDANet {variant}, {enc_kernel_size_ms} ms, kernels={kernels}, "
+                                          f"loss.drop_below_db={drop_below_db}")
 
 
 @pytest.mark.parametrize("mask_padding", [False, True])
@@ -84,11 +62,11 @@ def test_tdanet_pooling_is_adaptive_avg_pool1d_bitwise(frames, length):
     """TDANet's replacement for F.adaptive_avg_pool1d: the same values, and on CPU the same gradients."""
     x = torch.randn(2, 3, frames, requires_grad=True)
     grad = torch.randn(2, 3, length)
-    pooled, expected = AdaptiveAvgPoolFunction.apply(x, length), F.adaptive_avg_pool1d(x, length)
+    pooled, expected = adaptive_avg_pool1d(x, length), F.adaptive_avg_pool1d(x, length)
     assert torch.equal(pooled, expected)
     assert torch.equal(torch.autograd.grad(pooled, x, grad)[0], torch.autograd.grad(expected, x, grad)[0])
     with pytest.raises(ValueError, match="must not exceed"):
-        AdaptiveAvgPoolFunction.apply(x, frames + 1)
+        adaptive_avg_pool1d(x, frames + 1)
 
 
 def test_the_walk_finds_a_forbidden_node_behind_other_nodes():

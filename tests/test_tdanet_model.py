@@ -1,11 +1,15 @@
 """TDANet network and import of the authors' checkpoints (parity fixtures in ../shared/reference/tdanet)."""
+import ast
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.autograd import gradcheck
 
 from tdanet import TDANet
-from tdanet.model import VARIANTS, DepthwiseConvFunction, GatedResize, MultiHeadSelfAttention
+from tdanet.kernels import DepthwiseConvFunction, GatedResize, use_kernels
+from tdanet.model import VARIANTS
 from tdanet.official import load_official_state_dict
 
 TINY = dict(in_channels=32, out_channels=16, num_blocks=2, upsampling_depth=3)
@@ -22,15 +26,15 @@ def release_state_dict(tdanet_dir):
     return torch.load(tdanet_dir / "official-release_16k_4ms.state_dict.pt", weights_only=True)
 
 
-
+@pytest.mark.parametrize("kernels", [True, False])
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_outputs_match_reference(tdanet_dir, variant):
-    model = TDANet.from_official(tdanet_dir / f"{variant}_16k_4ms.state_dict.pt")
+def test_outputs_match_reference(tdanet_dir, variant, kernels):
+    model = TDANet.from_official(tdanet_dir / f"{variant}_16k_4ms.state_dict.pt", kernels=kernels)
     wave = torch.load(tdanet_dir / "input_16k.pt", weights_only=True)
     expected = torch.load(tdanet_dir / f"{variant}_16k_4ms.out.pt", weights_only=True)
     with torch.no_grad():
         batch, single = model(wave), model(wave[:1])
-    assert model.variant == variant and not model.training
+    assert model.variant == variant and model.kernels == kernels and not model.training
     torch.testing.assert_close(batch, expected["batch"], atol=1e-4, rtol=0)
     torch.testing.assert_close(single, expected["single"], atol=1e-4, rtol=0)
     batch_effect = (batch[0] - single[0]).abs().max().item()
@@ -130,11 +134,42 @@ def test_dropout_only_in_training():
         assert torch.equal(model.eval()(wave), model(wave))
 
 
-def test_attention_output_norm_in_eval_is_layer_norm_of_twice_the_output():
-    attention = MultiHeadSelfAttention(16, num_heads=2, dropout=0.1, attend_over="time").eval()
-    torch.nn.init.normal_(attention.out_norm.weight)
-    a = torch.randn(2, 5, 16) * 1e-3  # small enough that eps matters
-    torch.testing.assert_close(attention.normalize_output(a), attention.out_norm(a + a), atol=1e-6, rtol=0)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_kernels_switch_keeps_weights_outputs_and_gradients(variant):
+    """The kernels are drop-in: same state dict (checkpoints load either way), same training step."""
+    models, results = [], []
+    for kernels in (True, False):
+        torch.manual_seed(0)
+        model = TDANet(variant, sample_rate=8000, **TINY, kernels=kernels).train()
+        out = model(torch.randn(2, 1601))
+        out.pow(2).mean().backward()
+        models.append(model)
+        results.append((out, {name: p.grad for name, p in model.named_parameters() if p.grad is not None}))
+    (fast, fast_grads), (stock, stock_grads) = results
+    assert models[0].state_dict().keys() == models[1].state_dict().keys()
+    assert all(torch.equal(v, models[1].state_dict()[k]) for k, v in models[0].state_dict().items())
+    torch.testing.assert_close(fast, stock, atol=1e-6, rtol=1e-5)
+    assert fast_grads.keys() == stock_grads.keys()
+    for name, grad in fast_grads.items():
+        torch.testing.assert_close(grad, stock_grads[name], atol=1e-7, rtol=1e-4, msg=name)
+    assert use_kernels(models[0], False) is False
+    assert not any(type(m).__module__ == "tdanet.kernels" for m in models[0].modules())
+    with pytest.raises(ValueError, match="kernels='yes'"):
+        TDANet(variant, sample_rate=8000, **TINY, kernels="yes")
+
+
+def test_tdanet_modules_do_not_import_each_other_at_module_level():
+    """A module-level import cycle breaks `import` depending on which module is loaded first."""
+    package = Path(__file__).resolve().parents[1] / "tdanet"
+    imports = {}
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = {alias.name for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
+        names |= {("tdanet." if node.level else "") + (node.module or "")
+                  for node in tree.body if isinstance(node, ast.ImportFrom)}
+        imports[f"tdanet.{path.stem}"] = {n for n in names if n.startswith("tdanet.")}
+    cycles = sorted((a, b) for a, deps in imports.items() for b in deps if a in imports.get(b, ()))
+    assert not cycles, cycles
 
 
 @pytest.mark.parametrize("length, kernel_size, stride", [(7, 5, 1), (8, 5, 2), (13, 5, 2), (9, 1, 1)])
