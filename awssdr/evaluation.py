@@ -5,7 +5,14 @@ from pathlib import Path
 import numpy as np
 
 from speechkit.manifest import write_manifest
+from speechkit.metrics import Metric, table_cells
 from speechkit.progress import progress as progress_bar
+
+# What a T60 evaluation reports per subset, in this order, beside n: the keys of `error_statistics`.
+T60_METRICS = (Metric("bias_s", "bias", "s", "+.3f"), Metric("mse_s2", "MSE", "s2", ".4f"),
+               Metric("rmse_s", "RMSE", "s", ".3f"), Metric("mae_s", "MAE", "s", ".3f"),
+               Metric("pearson_rho", "rho", "", ".3f"))
+PAPER_T60_METRICS = tuple(m for m in T60_METRICS if m.name in ("bias_s", "mse_s2", "pearson_rho"))  # as published
 
 T60_BINS_S = (0.1, 0.4, 0.7, 1.0, 1.5)
 # Breakdowns by manifest columns, when the manifest has them (the ACE manifests have all three): the table
@@ -93,11 +100,9 @@ def format_table(summary: dict) -> str:
         else:  # "Babble 12" -> "Babble 12 dB"
             groups += [(f"{k} dB" if _snr_order(k.split()[-1])[0] == 0 else k, v) for k, v in found.items()]
     width = max(len(name) for name, _ in groups) + 2
-    lines = [summary.get("title", ""), f"{'subset':<{width}}{'n':>6}{'bias s':>9}{'MSE s2':>9}{'RMSE s':>9}"
-             f"{'MAE s':>9}{'rho':>8}"]
+    lines = [summary.get("title", ""), f"{'subset':<{width}}{'n':>6}{table_cells(T60_METRICS)}"]
     for name, s in groups:
-        lines.append(f"{name:<{width}}{s['n']:>6}{s['bias_s']:>+9.3f}{s['mse_s2']:>9.4f}{s['rmse_s']:>9.3f}"
-                     f"{s['mae_s']:>9.3f}{s['pearson_rho']:>8.3f}")
+        lines.append(f"{name:<{width}}{s['n']:>6}{table_cells(T60_METRICS, s)}")
     lines.append("(bias = mean of estimate - truth: positive means over-estimation)")
     if omitted:
         lines.append(f"in summary.json only: {', '.join(omitted)}")

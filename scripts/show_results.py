@@ -1,21 +1,20 @@
 """Print the quickstart's results: AWSSDR tables (ours beside the released checkpoint) and TDANet scores."""
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from speechkit.cli import run  # noqa: E402
-from tdanet.recipe import format_table  # noqa: E402
-
-METRICS = (("bias_s", "bias s", "+.3f"), ("mse_s2", "MSE s2", ".4f"), ("pearson_rho", "rho", ".3f"))
+from awssdr.evaluation import PAPER_T60_METRICS
+from speechkit.cli import run
+from speechkit.metrics import table_cells
+from tdanet.evaluation import format_table as separation_table
 
 
 def t60_side_by_side(summaries: dict[str, dict]) -> str:
-    """One row per subset, one column group (bias, MSE, rho) per checkpoint."""
+    """One row per subset, one column group (the paper's statistics) per checkpoint."""
     names = list(summaries)
-    head = f"{'subset':<16}" + "".join(f"| {name:<25}" for name in names)
-    sub = f"{'':<16}" + "".join("| " + "".join(f"{label:>8}" for _, label, _ in METRICS) + " " for _ in names)
+    group_width = len(table_cells(PAPER_T60_METRICS)) + 1
+    head = f"{'subset':<16}" + "".join(f"| {name:<{group_width}}" for name in names)
+    sub = f"{'':<16}" + f"| {table_cells(PAPER_T60_METRICS)} " * len(names)
     first = summaries[names[0]]
     subsets = [("all", ["overall"])] + [(f"SNR {k} dB" if k != "clean" else "clean", ["per_snr_db", k])
                                          for k in first["per_snr_db"]]
@@ -27,8 +26,7 @@ def t60_side_by_side(summaries: dict[str, dict]) -> str:
             stats = summaries[name]
             for key in keys:
                 stats = stats.get(key, {})
-            cells.append("| " + "".join(f"{format(stats[m], f):>8}" if m in stats else f"{'-':>8}"
-                                        for m, _, f in METRICS) + " ")
+            cells.append(f"| {table_cells(PAPER_T60_METRICS, stats)} ")
         lines.append(f"{label:<16}" + "".join(cells))
     return "\n".join(lines + ["(bias = mean of estimate - truth; MSE in s^2; rho = Pearson correlation)"])
 
@@ -44,7 +42,7 @@ def main(argv=None) -> None:
         print(t60_side_by_side(summaries))
     for path in args.separation:
         print("\nTDANet: separation of the default corpus's test mixtures (unseen voices)")
-        print(format_table(json.loads(Path(path).read_text())))
+        print(separation_table(json.loads(Path(path).read_text())))
 
 
 if __name__ == "__main__":

@@ -3,11 +3,44 @@
 Every function takes (estimate, reference[, mixture]) in that order, numpy arrays or torch tensors
 with samples on the last axis, and returns a python float (one signal) or a numpy array (leading axes).
 """
+from dataclasses import dataclass
+
 import fast_bss_eval
 import numpy as np
 import torch
 
 from speechkit import losses
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A reported score: `name` is its key in per-utterance CSVs and summary JSONs; `label` and `unit`
+    head its column in printed tables, where `spec` formats its values."""
+    name: str
+    label: str
+    unit: str
+    spec: str = ".2f"
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} {self.unit}".rstrip()
+
+
+def table_cells(metrics, values: dict | None = None) -> str:
+    """One right-aligned table cell per metric: its heading, or (with `values`) its value, "-" when absent."""
+    cells = []
+    for metric in metrics:
+        if values is None:
+            text = metric.heading
+        else:
+            text = format(values[metric.name], metric.spec) if metric.name in values else "-"
+        cells.append(f"{text:>{max(9, len(metric.heading) + 2)}}")
+    return "".join(cells)
+
+
+# What a separation evaluation reports, in this order: the keys of `separation_scores` (less the permutation).
+SEPARATION_METRICS = (Metric("si_snr", "SI-SNR", "dB"), Metric("si_snri", "SI-SNRi", "dB"),
+                      Metric("sdr", "SDR", "dB"), Metric("sdri", "SDRi", "dB"))
 
 
 def _float64_tensor(signal) -> torch.Tensor:

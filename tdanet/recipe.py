@@ -1,22 +1,17 @@
 """The TDANet experiment steps that the numbered scripts run: train a checkpoint, test one on a split."""
-import json
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from speechkit.audio import write_audio
 from speechkit.cli import experiment_parser
 from speechkit.config import load_config, to_dict
 from speechkit.losses import best_permutation, pairwise_neg_si_snr, pit_loss
-from speechkit.manifest import write_manifest
-from speechkit.metrics import separation_scores
-from speechkit.progress import progress
 from speechkit.separation_data import SeparationDataset, collate, split_folder
 from speechkit.trainer import Task, fit, training_run
 
 from .config import TDANetConfig
+from .evaluation import evaluate_separator
 from .inference import build_model, load_separator, model_spec
 
 
@@ -55,39 +50,15 @@ def train(cfg: TDANetConfig) -> dict:
                    model_spec(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders)))
 
 
-@torch.no_grad()
 def test(cfg: TDANetConfig, checkpoint=None, out_dir=None, device: str = "auto", **official) -> dict:
     """Separate every full-length mixture of `data.test`; write per_utterance.csv, summary.json, examples."""
     checkpoint = Path(checkpoint) if checkpoint is not None else cfg.dnn_dir
-    model = load_separator(checkpoint, device=device, **official)
-    mixtures = _split(cfg, "test")
-    dataset = SeparationDataset(mixtures, model.sample_rate)
+    separator = load_separator(checkpoint, device=device, **official)
+    dataset = SeparationDataset(_split(cfg, "test"), separator.sample_rate)
     if out_dir is None:
         out_dir = Path(cfg.checkpoint_dir) / f"{checkpoint.stem}.eval" / Path(cfg.data.test).name
-    rows = []
-    for index in progress(range(len(dataset)), "separating", enabled=cfg.train.progress):
-        mixture, sources = dataset[index]
-        estimates = model(mixture[None].to(next(model.parameters()).device))[0].cpu()
-        scores = separation_scores(estimates, sources, mixture)
-        rows.append({"id": mixtures[index].id, **{k: scores[k] for k in ("si_snr", "si_snri", "sdr", "sdri")}})
-        if index < cfg.test.n_examples:
-            order = scores["permutation"]
-            for j, source in enumerate(estimates[order]):
-                write_audio(out_dir / "examples" / f"{mixtures[index].id}_s{j + 1}.wav", source.numpy(),
-                            model.sample_rate, subtype="FLOAT")
-    summary = {"title": f"{checkpoint.name} on {cfg.data.test}", "n": len(rows),
-               **{k: float(np.mean([r[k] for r in rows])) for k in ("si_snr", "si_snri", "sdr", "sdri")}}
-    write_manifest(out_dir / "per_utterance.csv", rows)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(format_table(summary))
-    print(f"written to {out_dir}/ (per_utterance.csv, summary.json, examples/)")
-    return summary
-
-
-def format_table(summary: dict) -> str:
-    return (f"{summary['title']}\n{'n':>6}{'SI-SNR':>9}{'SI-SNRi':>9}{'SDR':>9}{'SDRi':>9}  (dB)\n"
-            f"{summary['n']:>6}{summary['si_snr']:>9.2f}{summary['si_snri']:>9.2f}{summary['sdr']:>9.2f}"
-            f"{summary['sdri']:>9.2f}")
+    return evaluate_separator(separator, dataset, out_dir, title=f"{checkpoint.name} on {cfg.data.test}",
+                              n_examples=cfg.test.n_examples, progress=cfg.train.progress)
 
 
 def train_main(default_config: str, argv=None) -> None:

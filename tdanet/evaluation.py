@@ -1,0 +1,53 @@
+"""Separation evaluation: per-mixture scores (SEPARATION_METRICS), their means, a table, and examples as WAV."""
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from speechkit.audio import write_audio
+from speechkit.manifest import write_manifest
+from speechkit.metrics import SEPARATION_METRICS, separation_scores, table_cells
+from speechkit.progress import progress as progress_bar
+
+
+@torch.no_grad()
+def evaluate_separator(separator, dataset, out_dir, title: str = "", n_examples: int = 3,
+                       progress: bool = True) -> dict:
+    """Separate every full-length mixture of `dataset` (one at a time, so batching cannot change a result)
+    and score it against its sources; write `per_utterance.csv` (id and one column per metric),
+    `summary.json` (title, n and each metric's mean) and the first `n_examples` separations to
+    `examples/` in `out_dir`; print the table."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = next(separator.parameters()).device
+    rows = []
+    for index in progress_bar(range(len(dataset)), "separating", enabled=progress):
+        mixture, sources = dataset[index]
+        estimates = separator(mixture[None].to(device))[0].cpu()
+        scores = separation_scores(estimates, sources, mixture)
+        mixture_id = dataset.mixtures[index].id
+        rows.append({"id": mixture_id, **{metric.name: scores[metric.name] for metric in SEPARATION_METRICS}})
+        if index < n_examples:
+            for j, source in enumerate(estimates[scores["permutation"]]):  # in the references' order
+                write_audio(out_dir / "examples" / f"{mixture_id}_s{j + 1}.wav", source.numpy(),
+                            separator.sample_rate, subtype="FLOAT")
+    summary = {"title": title, **summarise(rows)}
+    write_manifest(out_dir / "per_utterance.csv", rows)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(format_table(summary))
+    print(f"written to {out_dir}/ (per_utterance.csv, summary.json, examples/)")
+    return summary
+
+
+def summarise(rows: list[dict]) -> dict:
+    """The number of mixtures and the mean of each metric over them."""
+    return {"n": len(rows),
+            **{metric.name: float(np.mean([row[metric.name] for row in rows])) for metric in SEPARATION_METRICS}}
+
+
+def format_table(summary: dict) -> str:
+    """Plain-text table of a summary: n and the mean of each metric."""
+    lines = [summary.get("title", ""), f"{'n':>6}{table_cells(SEPARATION_METRICS)}",
+             f"{summary['n']:>6}{table_cells(SEPARATION_METRICS, summary)}"]
+    return "\n".join(line for line in lines if line)
