@@ -15,6 +15,7 @@ import yaml
 from speechkit import checkpoint
 from speechkit.audio import AudioError, resample
 from speechkit.config import build
+from speechkit.denormals import set_flush_denormal
 from speechkit.streaming import ResampledReader
 
 from .config import ModelConfig
@@ -172,7 +173,7 @@ def load_estimator(dnn_dir=None, device: str = "auto") -> Estimator:
     device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                           "cpu" if device == "auto" else device)
     if device.type == "cpu":
-        torch.set_flush_denormal(True)  # denormal attention weights cost Intel CPUs several times the time
+        set_flush_denormal(True)  # denormal attention weights cost Intel CPUs several times the time
     return Estimator(model.to(device).eval(), params, device)
 
 

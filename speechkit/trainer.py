@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from . import checkpoint, distributed
 from .optim import LRSchedule, OptimConfig, make_optimizer
+from .denormals import set_flush_denormal
 from .progress import progress
 from .sampler import LengthBucketSampler
 
@@ -85,7 +86,7 @@ def prepare(cfg: TrainConfig) -> distributed.Process:
         use_deterministic_cublas()  # before distributed.start, which starts CUDA on a GPU
     process = distributed.start(cfg.device)
     if process.device.type == "cpu":
-        torch.set_flush_denormal(cfg.flush_denormal)
+        set_flush_denormal(cfg.flush_denormal)
     torch.use_deterministic_algorithms(cfg.deterministic)
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = cfg.deterministic

@@ -14,6 +14,7 @@ import yaml
 from speechkit import checkpoint
 from speechkit.audio import AudioError, resample
 from speechkit.config import build
+from speechkit.denormals import set_flush_denormal
 from speechkit.progress import progress as progress_bar
 from speechkit.streaming import ResampledReader
 
@@ -62,7 +63,7 @@ def load_separator(path=None, variant: str | None = None, sample_rate: int | Non
             raise checkpoint.CheckpointError(f"{path}: cannot be used as a TDANet checkpoint: {err}") from err
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else torch.device(device)
     if device.type == "cpu":
-        torch.set_flush_denormal(True)  # denormal floats cost Intel CPUs several times the time
+        set_flush_denormal(True)  # denormal floats cost Intel CPUs several times the time
     return model.to(device).eval()
 
 

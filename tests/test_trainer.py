@@ -94,7 +94,7 @@ def test_training_on_cpu_flushes_denormal_floats_unless_told_not_to(flush):
         denormal = torch.tensor([1e-40])  # below float32's smallest normal number, 1.2e-38
         assert ((denormal * 1.0).item() == 0.0) == flush
     finally:
-        torch.set_flush_denormal(True)  # as training and inference leave it
+        torch.set_flush_denormal(True)  # as training and inference leave it (one thread in tests)
 
 
 def test_importing_configs_leaves_cuda_alone_and_training_sets_deterministic_cublas():
