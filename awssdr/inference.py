@@ -25,7 +25,7 @@ from .model import AWSSDR
 # The model `estimate_t60.py` and `estimate_t60()` use when no checkpoint is given.
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "shipped" / "awssdr.dnn"
 PIECE_WINDOWS = 4096  # SDR windows computed from one piece of audio (about 65 s at 16 kHz)
-CHUNK_WINDOWS = 16384  # SDR windows the attention network sees at once; longer inputs go in chunks with a halo
+CHUNK_WINDOWS = 4096  # SDR windows the attention network sees at once; longer inputs go in chunks with a halo
 
 
 def model_args(cfg: ModelConfig, n_mels: int) -> dict:
@@ -97,13 +97,12 @@ class Estimator:
                 raise AudioError(f"{path}: input too short: {reader.frames} samples at {p.sample_rate} Hz, one "
                                  f"SDR window needs {p.min_samples}")
             n_sdr = (reader.frames - p.min_samples) // window_step + 1
-            pieces = []
+            sdr, valid = torch.empty(p.n_mels, n_sdr), torch.empty(n_sdr, dtype=torch.bool)
             for first in range(0, n_sdr, PIECE_WINDOWS):
                 last = min(first + PIECE_WINDOWS, n_sdr)
                 wave = reader.read(first * window_step, (last - 1) * window_step + p.min_samples)
-                pieces.append(_masked_sdr(wave, p, allow_empty=True))
-        sdr = torch.cat([torch.from_numpy(s).float() for s, _ in pieces], dim=-1)
-        valid = torch.cat([torch.from_numpy(v) for _, v in pieces])
+                piece_sdr, piece_valid = _masked_sdr(wave, p, allow_empty=True)
+                sdr[:, first:last], valid[first:last] = torch.from_numpy(piece_sdr), torch.from_numpy(piece_valid)
         if not valid.any():
             raise SilentInputError(f"{path}: no SDR window is free of zero-energy frames (digital silence): "
                                    "there is nothing to estimate from")
@@ -114,10 +113,7 @@ class Estimator:
         """T60 in seconds pooled over all valid windows; long inputs pass the attention network in chunks."""
         if sdr.shape[-1] <= CHUNK_WINDOWS:
             return self(sdr, valid)[0]
-        logits = self._chunked_logits(sdr.to(self.device), valid.to(self.device))
-        weight = torch.softmax(logits, dim=-1)  # over time, per band
-        stat = (weight * sdr.to(self.device)).sum(dim=-1)
-        return self.model.estRT(stat[None]).item()
+        return self.model.estRT(self._chunked_pooling(sdr, valid)[None]).item()
 
     def segments(self, sdr: torch.Tensor, valid: torch.Tensor, segment_s: float) -> list[Segment]:
         """One estimate per `segment_s` stretch, from the windows that start in it."""
@@ -130,16 +126,26 @@ class Estimator:
             track.append(Segment(k * segment_s, min((k + 1) * segment_s, sdr.shape[-1] * step_s), t60_s))
         return track
 
-    def _chunked_logits(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Attention logits (n_mels, n_sdr) of a long input, chunk by chunk. Each chunk is extended on both
-        sides by the network's receptive radius, so its central logits equal those of one pass."""
+    def _chunked_pooling(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The pooled SDR vector (n_mels,) of a long input, as the attention would pool it in one pass.
+
+        Chunks are extended on both sides by the network's receptive radius, so their central logits equal
+        those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
+        the running sums), so neither the logits nor the weights of the whole input are ever held."""
         halo = self._receptive_radius()
-        pieces = []
+        top = torch.full((sdr.shape[0],), float("-inf"), device=self.device)
+        weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
+            if not valid[first:first + CHUNK_WINDOWS].any():
+                continue  # digital silence throughout: nothing to pool
             lo, hi = max(0, first - halo), min(sdr.shape[-1], first + CHUNK_WINDOWS + halo)
-            logits = self.model.est_weight.logits(sdr[None, :, lo:hi].float(), valid[None, lo:hi])[0]
-            pieces.append(logits[:, first - lo:first - lo + CHUNK_WINDOWS])
-        return torch.cat(pieces, dim=-1)
+            x, mask = sdr[None, :, lo:hi].to(self.device), valid[None, lo:hi].to(self.device)
+            logits = self.model.est_weight.logits(x, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
+            new_top = torch.maximum(top, logits.amax(dim=-1))
+            scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
+            weighted = weighted * scale + (weight * x[0, :, first - lo:first - lo + CHUNK_WINDOWS]).sum(dim=-1)
+            total, top = total * scale + weight.sum(dim=-1), new_top
+        return weighted / total
 
     def _receptive_radius(self) -> int:
         convs = [m for m in self.model.est_weight.modules() if isinstance(m, torch.nn.Conv1d)]

@@ -102,7 +102,7 @@ def test_a_44k_16_bit_flac_with_digital_silence_gets_an_estimate_and_a_silent_fi
 
 def test_long_files_are_read_in_pieces_and_pooled_in_chunks_as_in_one_pass(awssdr_dnn, tmp_path, monkeypatch):
     wave = reverberant_speech_like(20.0, 0.8, 16000, seed=2).astype(np.float32)
-    wave[5 * 16000:6 * 16000] = 0.0
+    wave[5 * 16000:8 * 16000] = 0.0  # silence longer than a chunk below
     sf.write(tmp_path / "long.wav", wave, 16000, subtype="FLOAT")
     estimator = load_estimator(awssdr_dnn, device="cpu")
     sdr, valid = masked_spectral_decay_rates(wave.astype(np.float64), estimator.params)
