@@ -6,8 +6,8 @@
   default train.deterministic: true), run twice from the same seed, end with bitwise-identical weights;
 - bf16: a TDANet training step under bf16 autocast (precision: bf16) has a finite loss, gradients, weights;
 - compile: TDANet with compile: true trains (finite losses, weights change);
-- torchrun: scripts/2_train_default.py under torch.distributed.run writes a checkpoint (two processes and
-  nccl with two GPUs or more; with one GPU a single process, which joins no process group);
+- torchrun: scripts/2_train_default.py under torch.distributed.run writes a checkpoint (nccl, one process
+  per GPU up to two; a single process joins a process group of one too);
 - CUDA vs CPU: scripts/separate.py and scripts/estimate_t60.py agree between --device cuda and --device
   cpu within SEPARATION_MIN_SNR_DB and T60_TOLERANCE below;
 - throughput (information only): a TDANet training step and 10 s of inference, fp32 and bf16.
@@ -218,7 +218,7 @@ def check_torchrun(device: torch.device, sizes: dict) -> str:
         if done.returncode != 0:
             raise AssertionError(f"exit code {done.returncode}: {done.stderr.strip()[-1500:]}")
         state = checkpoint.load_weights(work / "tdanet_default.dnn", "latest")
-    group = "nccl" if processes > 1 and device.type == "cuda" else "no process group (1 process)"
+    group = "nccl" if device.type == "cuda" else "gloo"
     return f"{processes} process(es), {group}: checkpoint written, {len(state)} tensors"
 
 

@@ -19,7 +19,8 @@ class Process:
 
 
 def start(device: str = "auto") -> Process:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1); pick this process's device."""
+    """Join the process group when launched by torchrun (even as its only process, so that a one-process
+    run checks the backend too); pick this process's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     if device == "auto":
@@ -27,7 +28,8 @@ def start(device: str = "auto") -> Process:
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if world_size > 1 and not dist.is_initialized():
+    launched_by_torchrun = "TORCHELASTIC_RUN_ID" in os.environ
+    if (world_size > 1 or launched_by_torchrun) and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Process(rank, world_size, device)
 

@@ -74,10 +74,11 @@ def test_early_stopping_stops_and_keeps_best_weights(tmp_path):
     assert (tmp_path / "run.dnn" / "best_weights.pyt").is_file()
 
 
-def test_two_process_torchrun_with_gloo_writes_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])  # one process joins a gloo group of one
+def test_torchrun_with_gloo_writes_a_checkpoint(tmp_path, processes):
     repo = Path(__file__).resolve().parents[1]
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+        [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}", "--standalone",
          str(repo / "tests" / "tiny_task.py"), str(tmp_path / "ddp.dnn")],
         capture_output=True, text=True, timeout=300, cwd=repo)
     assert result.returncode == 0, result.stderr[-3000:]
