@@ -12,25 +12,11 @@ gets an error line on stderr, the other files are still estimated, and the exit 
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from awssdr.inference import load_estimator
-from speechkit.audio import AUDIO_SUFFIXES, find_audio_files
+from speechkit.audio import input_audio_files
 from speechkit.cli import ChannelChoice, run
 from speechkit.errors import UserError
-
-
-def audio_files(inputs) -> list[Path]:
-    """The given files, and the audio files (by extension) under the given directories, sorted."""
-    files = []
-    for item in map(Path, inputs):
-        if not item.exists():
-            raise FileNotFoundError(f"{item}: no such file or folder")
-        found = find_audio_files(item) if item.is_dir() else [item]
-        if not found:
-            raise FileNotFoundError(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder tree")
-        files += found
-    return files
 
 
 def main(argv=None) -> int:
@@ -44,7 +30,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.segment_s is not None and args.segment_s <= 0:
         parser.error(f"--segment-s must be positive, got {args.segment_s}")
-    files = audio_files(args.inputs)
+    files = input_audio_files(args.inputs)
     estimator = load_estimator(args.checkpoint, device=args.device)
     channel = ChannelChoice(args.channel)
     failures = 0

@@ -17,23 +17,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from speechkit.audio import AUDIO_SUFFIXES, find_audio_files
+from speechkit.audio import input_audio_files
 from speechkit.cli import ChannelChoice, run
 from speechkit.errors import UserError
 from tdanet.inference import load_separator, separate_file
-
-
-def input_files(inputs) -> list[Path]:
-    """The given files and the audio files under the given folders, each once, in the order given."""
-    files = {}
-    for item in map(Path, inputs):
-        if not item.exists():
-            raise FileNotFoundError(f"{item}: no such file or folder")
-        found = find_audio_files(item) if item.is_dir() else [item]
-        if not found:
-            raise FileNotFoundError(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder tree")
-        files.update((path.resolve(), path) for path in found)
-    return list(files.values())
 
 
 def output_names(files: list[Path]) -> list[Path]:
@@ -64,7 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--channel", type=int, metavar="N", help="channel of multi-channel files (0-based; default 0)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
-    files = input_files(args.inputs)
+    files = input_audio_files(args.inputs)
     names = output_names(files)
     model = load_separator(args.checkpoint, args.variant, args.sample_rate, args.enc_kernel_size_ms, args.device)
     out = Path(args.out)

@@ -27,6 +27,20 @@ def find_audio_files(folder, suffixes=AUDIO_SUFFIXES) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+def input_audio_files(inputs) -> list[Path]:
+    """The command-line inputs as audio files: files as given, folders as the audio files below them
+    (sorted), each file once, in the order given. A missing path or a folder without audio is an error."""
+    files = {}
+    for item in map(Path, inputs):
+        if not item.exists():
+            raise FileNotFoundError(f"{item}: no such file or folder")
+        found = find_audio_files(item) if item.is_dir() else [item]
+        if not found:
+            raise FileNotFoundError(f"{item}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder tree")
+        files.update((path.resolve(), path) for path in found)
+    return list(files.values())
+
+
 def resample(wave: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Resample along the last axis with a polyphase filter (exact rational ratio)."""
     if from_rate == to_rate:
