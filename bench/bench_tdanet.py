@@ -1,4 +1,5 @@
-"""Benchmark TDANet (paper variant by default): training-step time and peak memory, inference speed.
+"""Benchmark TDANet (paper variant by default): training-step time and peak memory, inference speed,
+with the CPU kernels of tdanet/kernels.py on and off side by side (`--kernels on off`, alternating runs).
 
 Every measurement runs in a fresh Python process, so its peak memory is its own:
 - CPU: peak resident set size (`ru_maxrss`) of that process, which includes the Python/PyTorch runtime
@@ -11,7 +12,7 @@ is the better estimate of the code's own cost. On a machine shared with other jo
 that spin at barriers while their partner is descheduled can make steps several times slower; running
 with OMP_WAIT_POLICY=PASSIVE in the environment (inherited by the workers) avoids that.
 
-    python bench/bench_tdanet.py --models 4ms --train-batches 2 4            # CPU, eager
+    python bench/bench_tdanet.py --models 4ms --train-batches 2 4 --repeats 5  # CPU, eager, kernels on and off
     python bench/bench_tdanet.py --models 4ms 2ms --compile --repeats 5
 """
 import argparse
@@ -26,8 +27,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"4ms": ("TDANet", 4), "2ms": ("TDANet Large", 2)}
-# The authors' code (paper variant, 16 kHz, 4 ms, 2 threads), as given in this project's brief.
-BASELINE = "authors' code, 2 threads, 16 kHz / 4 ms: train step 2 x 2 s 4.06 s, 3.5 GB peak; 10 s inference 4.35 s"
+# The authors' code timed side by side with ours (same torch, same weights, median of 5), see docs/results.md.
+BASELINE = ("authors' code on a 2-core Intel Xeon (AVX-512), torch 2.13, 2 threads, paper variant, 16 kHz / 4 ms, "
+            "median of 5: train step 2 x 2 s 3.67 s, 4 x 2 s 7.27 s; 10 s inference 3.68 s")
+KERNELS = {"on": True, "off": False}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -38,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--train-batches", type=int, nargs="*", default=[4, 2], help="batch sizes of the training step")
     parser.add_argument("--train-seconds", type=float, default=2.0, help="seconds of audio per training item")
     parser.add_argument("--infer-seconds", type=float, default=10.0, help="seconds of audio to separate (batch 1)")
+    parser.add_argument("--kernels", nargs="+", choices=list(KERNELS), default=list(KERNELS),
+                        help="TDANet's kernels setting(s) to measure, alternating within each measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
@@ -48,13 +53,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def measurements(args: argparse.Namespace, device: str) -> list[dict]:
-    """One dict per (model, task, mode, dtype) to run in its own process; compile applies to inference."""
+    """One dict per (model, task, mode, dtype, kernels) to run in its own process; compile applies to inference."""
     dtypes = ["float32", "bfloat16"] if device == "cuda" else ["float32"]
     tasks = [("train", b, args.train_seconds, "eager") for b in args.train_batches]
     tasks += [("infer", 1, args.infer_seconds, mode) for mode in (["eager", "compile"] if args.compile else ["eager"])]
     return [dict(model=model, task=task, batch=batch, seconds=seconds, mode=mode, dtype=dtype, device=device,
-                 variant=args.variant, sample_rate=args.sample_rate, repeats=args.repeats, threads=args.threads)
-            for model in args.models for task, batch, seconds, mode in tasks for dtype in dtypes]
+                 variant=args.variant, sample_rate=args.sample_rate, repeats=args.repeats, threads=args.threads,
+                 kernels=kernels)
+            for model in args.models for task, batch, seconds, mode in tasks for dtype in dtypes
+            for kernels in args.kernels]
 
 
 def run_worker(spec: dict) -> dict:
@@ -67,8 +74,8 @@ def run_worker(spec: dict) -> dict:
     torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     device = torch.device(spec["device"])
     torch.manual_seed(0)
-    model = TDANet(spec["variant"], sample_rate=spec["sample_rate"],
-                   enc_kernel_size_ms=MODELS[spec["model"]][1]).to(device)
+    model = TDANet(spec["variant"], sample_rate=spec["sample_rate"], enc_kernel_size_ms=MODELS[spec["model"]][1],
+                   kernels=KERNELS[spec["kernels"]]).to(device)
     wave = torch.randn(spec["batch"], int(spec["seconds"] * spec["sample_rate"]), device=device)
     train = spec["task"] == "train"
     model.train(train)
@@ -112,17 +119,40 @@ def run_in_subprocess(spec: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def processor_name() -> str:
+    """The CPU's model name, vendor and whether it has AVX-512, from /proc/cpuinfo (Linux)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown processor (no /proc/cpuinfo)"
+    info = dict(line.split(":", 1) for line in lines if ":" in line)  # the last core's; all are alike here
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    avx512 = "AVX-512" if "avx512f" in info.get("flags", "").split() else "no AVX-512"
+    return f"{info.get('model name', '?')} ({info.get('vendor_id', '?')}, {avx512}, {os.cpu_count()} logical cores)"
+
+
 def print_table(results: list[dict]) -> None:
-    header = (f"{'model':<13} {'task':<6} {'input':>9} {'mode':<8} {'dtype':<9} {'min s':>7} {'median s':>8} "
-              f"{'RTF':>6} {'peak GiB':>8} {'above start GiB':>15} {'warm-up s':>9}")
+    header = (f"{'model':<13} {'task':<6} {'input':>9} {'mode':<8} {'dtype':<9} {'kernels':<7} {'min s':>7} "
+              f"{'median s':>8} {'RTF':>6} {'peak GiB':>8} {'above start GiB':>15} {'warm-up s':>9}")
     print(header)
     print("-" * len(header))
     for r in results:
         rtf = f"{r['min_s'] / r['seconds']:.3f}" if r["task"] == "infer" else ""
         above = f"{r['peak_gb'] - r['start_gb']:.2f}" if r["start_gb"] is not None else ""
         print(f"{MODELS[r['model']][0]:<13} {r['task']:<6} {r['batch']:>3} x {r['seconds']:>3g}s {r['mode']:<8} "
-              f"{r['dtype']:<9} {r['min_s']:>7.3f} {r['median_s']:>8.3f} {rtf:>6} {r['peak_gb']:>8.2f} "
-              f"{above:>15} {r['warmup_s']:>9.1f}")
+              f"{r['dtype']:<9} {r['kernels']:<7} {r['min_s']:>7.3f} {r['median_s']:>8.3f} {rtf:>6} "
+              f"{r['peak_gb']:>8.2f} {above:>15} {r['warmup_s']:>9.1f}")
+
+
+def print_kernel_speedups(results: list[dict]) -> None:
+    """Median time with the kernels off / on, for each measurement that ran both ways."""
+    def key(r):
+        return r["model"], r["task"], r["batch"], r["mode"], r["dtype"]
+    on = {key(r): r for r in results if r["kernels"] == "on"}
+    pairs = [(on[key(r)], r) for r in results if r["kernels"] == "off" and key(r) in on]
+    for fast, stock in pairs:
+        print(f"  {MODELS[fast['model']][0]} {fast['task']} {fast['batch']} x {fast['seconds']:g}s {fast['mode']} "
+              f"{fast['dtype']}: off / on = {stock['median_s'] / fast['median_s']:.2f}x (medians)")
 
 
 def main() -> None:
@@ -136,14 +166,17 @@ def main() -> None:
     specs = measurements(args, device)
     print(f"TDANet {args.variant}, {args.sample_rate} Hz, {device}, {args.threads} threads, torch {torch.__version__}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
-          f"{len(specs)} measurements, each in a fresh process\n")
+          f"{len(specs)} measurements, each in a fresh process")
+    print(f"processor: {processor_name()}\n")
     results = []
     for spec in specs:
         results.append(run_in_subprocess(spec))
-        print(f"  done: {spec['model']} {spec['task']} batch {spec['batch']} {spec['mode']} {spec['dtype']}",
-              flush=True)
+        print(f"  done: {spec['model']} {spec['task']} batch {spec['batch']} {spec['mode']} {spec['dtype']} "
+              f"kernels {spec['kernels']}", flush=True)
     print()
     print_table(results)
+    print()
+    print_kernel_speedups(results)
     print(f"\nRTF = min time / audio seconds. Reference, {BASELINE}.")
 
 

@@ -1,15 +1,19 @@
 """CPU speed kernels for TDANet: drop-in replacements of stock modules of tdanet/model.py, same weights.
 
 Each replacement subclasses the module it stands for and overrides only `forward`, with the same maths:
-same parameters, so the same state-dict keys and checkpoints. `use_kernels(model, setting)` switches them
-on or off in place; TDANet's `kernels` argument calls it.
+same parameters, so the same state-dict keys and checkpoints. `use_kernels(model, on)` switches them
+on or off in place; TDANet's `kernels` argument (default True) calls it.
 - DepthwiseConv1d (each depthwise nn.Conv1d): a hand-written backward; oneDNN's depthwise backward costs
   several times its forward on CPU.
 - GatedLocalAttention, GatedTopDownFusion: `local * Up(gate) [+ Up(embedding)]` keeping only the coarse
   gate for backward, where autograd through `resize` stores a full-resolution copy per call.
 - OverlapAddDecoder (the decoder's nn.ConvTranspose1d): a matrix product and an overlap-add (F.fold);
-  oneDNN's transposed-conv setup takes tens of seconds for inputs of a few minutes (torch 2.13).
-bench/bench_tdanet.py times a training step and inference with the kernels on and off; docs/results.md.
+  oneDNN's transposed conv pays a setup on its first call for each input length, up to 15 s for 10 s of
+  audio (torch 2.13), which a separation of chunked files meets again at every new length.
+bench/bench_tdanet.py times a training step and inference with the kernels on and off. On the two CPUs
+measured so far (an AMD EPYC and an Intel Xeon with AVX-512, 2 threads) a training step is 1.15-1.44x faster
+with them and inference is as fast or faster, so they are on by default; on the Xeon with 1 thread a training
+step is faster without them (docs/results.md).
 """
 import torch
 import torch.nn.functional as F
@@ -17,13 +21,10 @@ from torch import nn
 
 from tdanet.model import LocalAttention, TopDownFusion, resize
 
-def use_kernels(model: nn.Module, setting: bool | str = "auto") -> bool:
-    """Swap the kernels in (True) or back out (False) for every module of `model` they stand for.
-
-    "auto" is on where they were measured faster (see `kernels_pay_off`). Returns whether they are on."""
-    if not isinstance(setting, bool) and setting != "auto":
-        raise ValueError(f"kernels={setting!r}: choose True, False or 'auto'")
-    on = kernels_pay_off() if setting == "auto" else setting
+def use_kernels(model: nn.Module, on: bool) -> bool:
+    """Swap the kernels in (True) or back out (False) for every module of `model` they stand for; returns `on`."""
+    if not isinstance(on, bool):
+        raise ValueError(f"kernels={on!r}: choose True or False")
     for module in model.modules():
         kernel = kernel_for(module)
         if on and kernel is not None:
@@ -31,11 +32,6 @@ def use_kernels(model: nn.Module, setting: bool | str = "auto") -> bool:
         elif not on and type(module) in STOCK_OF_KERNEL:
             module.__class__ = STOCK_OF_KERNEL[type(module)]
     return on
-
-
-def kernels_pay_off() -> bool:
-    """Whether the kernels make TDANet faster here, as measured with bench/bench_tdanet.py."""
-    return True
 
 
 def kernel_for(module: nn.Module) -> type | None:

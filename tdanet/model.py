@@ -10,7 +10,7 @@ Elsewhere, so that this file stays the paper:
 - tdanet/official.py: the "official-release" variant (the class behind the published checkpoints) as a
   few overrides of these modules, next to the import of the authors' checkpoints.
 - tdanet/kernels.py: CPU speed kernels, drop-in replacements of some of these modules with the same
-  weights, switched by TDANet's `kernels` argument.
+  weights, switched by TDANet's `kernels` argument (on by default).
 """
 import math
 
@@ -249,13 +249,13 @@ class TDANet(nn.Module):
     `model(wave)`: (batch, samples), (batch, 1, samples) -> (batch, num_sources, samples);
     (samples,) -> (num_sources, samples).
 
-    `variant`: "paper", or "official-release" (tdanet/official.py). `kernels`: True, False or "auto" (on
-    where they were measured faster; see tdanet/kernels.py); the weights and outputs are the same."""
+    `variant`: "paper", or "official-release" (tdanet/official.py). `kernels`: use the CPU speed kernels of
+    tdanet/kernels.py (same weights and outputs, faster training at 2+ threads where measured)."""
 
     def __init__(self, variant: str = "paper", sample_rate: int = 16000, enc_kernel_size_ms: int = 4,
                  in_channels: int = 512, out_channels: int = 128, num_blocks: int = 16,
                  upsampling_depth: int = 5, num_sources: int = 2, num_heads: int = 8,
-                 dropout: float = 0.1, drop_path: float = 0.1, kernels: bool | str = "auto"):
+                 dropout: float = 0.1, drop_path: float = 0.1, kernels: bool = True):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown TDANet variant {variant!r}; choose one of {VARIANTS}")

@@ -154,7 +154,7 @@ def test_kernels_switch_keeps_weights_outputs_and_gradients(variant):
         torch.testing.assert_close(grad, stock_grads[name], atol=1e-7, rtol=1e-4, msg=name)
     assert use_kernels(models[0], False) is False
     assert not any(type(m).__module__ == "tdanet.kernels" for m in models[0].modules())
-    with pytest.raises(ValueError, match="kernels='yes'"):
+    with pytest.raises(ValueError, match="kernels='yes': choose True or False"):
         TDANet(variant, sample_rate=8000, **TINY, kernels="yes")
 
 
