@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from speechkit import checkpoint
-from speechkit.audio import AudioError, resample
+from speechkit.audio import AudioError, mono_wave, resample
 from speechkit.config import build
 from speechkit.denormals import set_flush_denormal
 from speechkit.streaming import ResampledReader
@@ -79,13 +79,8 @@ class Estimator:
 
     def estimate_wave(self, wave: np.ndarray, sample_rate: int) -> float:
         """T60 in seconds of a mono waveform (samples,) at `sample_rate`."""
-        wave = np.asarray(wave, dtype=np.float32)
-        if wave.ndim != 1:
-            raise AudioError(f"expected a mono waveform of shape (samples,), got {wave.shape}; pick one channel")
-        if not np.isfinite(wave).all():
-            raise AudioError("the waveform contains NaN or infinite samples")
-        sdr, valid = masked_spectral_decay_rates(resample(wave, sample_rate, self.params.sample_rate).astype(
-            np.float64), self.params)
+        wave = resample(mono_wave(wave), sample_rate, self.params.sample_rate)
+        sdr, valid = masked_spectral_decay_rates(wave.astype(np.float64), self.params)
         return self.estimate_windows(torch.from_numpy(sdr).float(), torch.from_numpy(valid))
 
     def file_windows(self, path, channel: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,7 +96,7 @@ class Estimator:
             for first in range(0, n_sdr, PIECE_WINDOWS):
                 last = min(first + PIECE_WINDOWS, n_sdr)
                 wave = reader.read(first * window_step, (last - 1) * window_step + p.min_samples)
-                piece_sdr, piece_valid = _masked_sdr(wave, p, allow_empty=True)
+                piece_sdr, piece_valid = _masked_sdr(wave, p)
                 sdr[:, first:last], valid[first:last] = torch.from_numpy(piece_sdr), torch.from_numpy(piece_valid)
         if not valid.any():
             raise SilentInputError(f"{path}: no SDR window is free of zero-energy frames (digital silence): "
@@ -152,13 +147,12 @@ class Estimator:
         return sum(conv.kernel_size[0] // 2 for conv in convs)
 
 
-def _masked_sdr(wave: np.ndarray, params: SDRParams, allow_empty: bool) -> tuple[np.ndarray, np.ndarray]:
-    """`masked_spectral_decay_rates` of one piece; with `allow_empty`, a piece without valid windows is kept."""
+def _masked_sdr(wave: np.ndarray, params: SDRParams) -> tuple[np.ndarray, np.ndarray]:
+    """`masked_spectral_decay_rates` of one piece of a file; a piece without valid windows is kept, all invalid."""
     try:
         return masked_spectral_decay_rates(wave.astype(np.float64), params)
     except SilentInputError:
-        if not allow_empty:
-            raise
+        pass
     frames = (len(wave) - params.n_fft) // params.hop_length + 1
     n_sdr = (frames - params.fit_len) // params.fit_hop + 1
     return np.zeros((params.n_mels, n_sdr)), np.zeros(n_sdr, dtype=bool)
@@ -212,11 +206,7 @@ def _older_checkpoint(dnn_dir: Path) -> tuple[AWSSDR, SDRParams]:
 
 
 def default_checkpoint() -> Path:
-    """The shipped model's directory, or a clear error while none is shipped."""
-    if not DEFAULT_CHECKPOINT.is_dir():
-        raise checkpoint.CheckpointError(f"no default AWSSDR model is shipped yet ({DEFAULT_CHECKPOINT} is missing); "
-                                         "give a checkpoint: --checkpoint PATH, or checkpoint=PATH in Python")
-    return DEFAULT_CHECKPOINT
+    return checkpoint.shipped(DEFAULT_CHECKPOINT, "AWSSDR")
 
 
 @lru_cache(maxsize=4)

@@ -27,6 +27,18 @@ def find_audio_files(folder, suffixes=AUDIO_SUFFIXES) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+def mono_wave(wave) -> np.ndarray:
+    """A waveform given in Python as a float32 (samples,) array; AudioError for several channels, no
+    samples, or non-finite samples."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim != 1 or len(wave) == 0:
+        raise AudioError(f"expected a non-empty mono waveform of shape (samples,), got {wave.shape}; "
+                         "pick one channel")
+    if not np.isfinite(wave).all():
+        raise AudioError("the waveform contains NaN or infinite samples")
+    return wave
+
+
 def input_audio_files(inputs) -> list[Path]:
     """The command-line inputs as audio files: files as given, folders as the audio files below them
     (sorted), each file once, in the order given. A missing path or a folder without audio is an error."""

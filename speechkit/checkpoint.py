@@ -135,6 +135,14 @@ def can_resume(dnn_dir) -> bool:
     return all((dnn_dir / name).is_file() for name in RESUME_FILES)
 
 
+def shipped(dnn_dir: Path, model: str) -> Path:
+    """The directory of a model the project ships, or a clear error while it is not shipped yet."""
+    if not dnn_dir.is_dir():
+        raise CheckpointError(f"no default {model} model is shipped yet ({dnn_dir} is missing); "
+                              "give a checkpoint: --checkpoint PATH, or checkpoint=PATH in Python")
+    return dnn_dir
+
+
 def library_versions() -> dict:
     """Versions recorded in checkpoint.json so a result can be traced to its software."""
     import numpy

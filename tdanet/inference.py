@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from speechkit import checkpoint
-from speechkit.audio import AudioError, resample
+from speechkit.audio import mono_wave, resample
 from speechkit.config import build
 from speechkit.denormals import set_flush_denormal
 from speechkit.progress import progress as progress_bar
@@ -68,11 +68,7 @@ def load_separator(path=None, variant: str | None = None, sample_rate: int | Non
 
 
 def default_checkpoint() -> Path:
-    """The shipped model's directory, or a clear error while none is shipped."""
-    if not DEFAULT_CHECKPOINT.is_dir():
-        raise checkpoint.CheckpointError(f"no default TDANet model is shipped yet ({DEFAULT_CHECKPOINT} is missing); "
-                                         "give a checkpoint: --checkpoint PATH, or checkpoint=PATH in Python")
-    return DEFAULT_CHECKPOINT
+    return checkpoint.shipped(DEFAULT_CHECKPOINT, "TDANet")
 
 
 def _from_dnn(dnn_dir: Path) -> TDANet:
@@ -142,12 +138,7 @@ def separate_file(model: TDANet, path, out_paths: list[Path], chunk_s: float = 1
 def separate_wave(model: TDANet, wave: np.ndarray, sample_rate: int, chunk_s: float = 10.0,
                   overlap_s: float = 1.0) -> np.ndarray:
     """Sources (num_sources, samples) of a mono waveform (samples,) at `sample_rate`, at that same rate."""
-    wave = np.asarray(wave, dtype=np.float32)
-    if wave.ndim != 1 or len(wave) == 0:
-        raise AudioError(f"expected a non-empty mono waveform of shape (samples,), got {wave.shape}; "
-                         "pick one channel")
-    if not np.isfinite(wave).all():
-        raise AudioError("the waveform contains NaN or infinite samples")
+    wave = mono_wave(wave)
     blocks = []
     _separate_stream(model, ArrayReader(resample(wave, sample_rate, model.sample_rate)), blocks.append,
                      chunk_s, overlap_s)
