@@ -3,9 +3,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from speechkit.audio import AudioError, read_audio
+from speechkit.drawn_data import DrawnSet, Pools, T60Draw, draw_t60_item, item_lengths
 from speechkit.manifest import read_manifest
 from speechkit.progress import progress as progress_bar
 
@@ -35,6 +37,25 @@ class T60Dataset(torch.utils.data.Dataset):
     @property
     def lengths(self) -> list[int]:
         return [f.shape[-1] for f in self.features]
+
+
+class DrawnT60Items:
+    """Makes training item `index` from an rng: a drawn reverberant utterance's SDRs and its measured T60."""
+
+    def __init__(self, pools: Pools, draw: T60Draw, params: SDRParams, num_samples: list[int]):
+        self.pools, self.draw, self.params, self.num_samples = pools, draw, params, num_samples
+
+    def __call__(self, rng: np.random.Generator, index: int):
+        wave, t60_s, _ = draw_t60_item(self.pools, rng, self.num_samples[index], self.draw)
+        sdr = spectral_decay_rates(torch.from_numpy(wave.astype(np.float64)), self.params)
+        return sdr.float(), torch.tensor(t60_s, dtype=torch.float32)
+
+
+def drawn_t60_set(pools_dir, draw: T60Draw, params: SDRParams, items_per_epoch: int, seed: int) -> DrawnSet:
+    """Training items drawn on the fly from the train pools of `pools_dir` (see speechkit.drawn_data)."""
+    pools = Pools.load(pools_dir, "train", params.sample_rate)
+    num_samples = item_lengths(items_per_epoch, draw.duration_s, params.sample_rate, seed)
+    return DrawnSet(DrawnT60Items(pools, draw, params, num_samples), items_per_epoch, num_samples, seed)
 
 
 def _require_audio_of_features_only_set(manifest: Path, cache: Path | None) -> None:

@@ -17,7 +17,8 @@ PAPER_T60_METRICS = tuple(m for m in T60_METRICS if m.name in ("bias_s", "mse_s2
 T60_BINS_S = (0.1, 0.4, 0.7, 1.0, 1.5)
 # Breakdowns by manifest columns, when the manifest has them (the ACE manifests have all three): the table
 # prints those with at most MAX_TABLE_GROUPS groups; summary.json holds every one.
-GROUPINGS = {"per_room": ("room",), "per_noise": ("noise",), "per_noise_snr_db": ("noise", "snr_db")}
+GROUPINGS = {"per_kind": ("kind",), "per_room": ("room",), "per_noise": ("noise",),
+             "per_noise_snr_db": ("noise", "snr_db")}
 MAX_TABLE_GROUPS = 12
 
 

@@ -9,7 +9,7 @@ from speechkit.config import load_config, to_dict
 from speechkit.trainer import Task, fit, training_run
 
 from .config import AWSSDRConfig
-from .dataset import T60Dataset, collate
+from .dataset import T60Dataset, collate, drawn_t60_set
 from .evaluation import evaluate_estimator
 from .inference import build_model, load_estimator, model_spec
 
@@ -24,13 +24,18 @@ def mse_loss(model, batch, device) -> torch.Tensor:
 
 
 def train(cfg: AWSSDRConfig) -> dict:
-    """Train on `data.train`, validating on `data.valid`, writing `checkpoints/<name>.dnn` every epoch."""
-    for split in ("train", "valid"):
-        if getattr(cfg.data, split) is None:
-            raise ValueError(f"config {cfg.name}: data.{split} (a manifest) is needed for training")
+    """Train on `data.train` (or items drawn from `data.pools`), validating on `data.valid`, writing
+    `checkpoints/<name>.dnn` every epoch."""
+    if (cfg.data.train is None) == (cfg.data.pools is None):
+        raise ValueError(f"config {cfg.name}: set one of data.train (a manifest) and data.pools (drawn items)")
+    if cfg.data.valid is None:
+        raise ValueError(f"config {cfg.name}: data.valid (a manifest) is needed for training")
     with training_run(cfg.train) as process:
         show = cfg.train.progress and process.is_main
-        train_set = T60Dataset(cfg.data.train, cfg.features, cfg.data.cache_dir, progress=show)
+        train_set = (T60Dataset(cfg.data.train, cfg.features, cfg.data.cache_dir, progress=show)
+                     if cfg.data.pools is None else
+                     drawn_t60_set(cfg.data.pools, cfg.data.draw, cfg.features, cfg.data.items_per_epoch,
+                                   cfg.train.seed))
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
         model = build_model(cfg.model, cfg.features.n_mels)
         task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, mse_loss)

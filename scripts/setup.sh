@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Install everything the project needs: the Debian speech-synthesis engines that make the default
-# corpus, and a Python virtual environment in .venv with the project installed in it, editable, with the
+# Install everything the project needs: the Debian packages the default corpus is made from (speech
+# synthesis engines; recorded speech and noise, about 350 MB: speechkit/corpus/recorded.py), and a Python virtual environment in .venv with the project installed in it, editable, with the
 # dependencies pyproject.toml lists (requirements.txt; requirements-dev.txt adds the test tools with --dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+DEBIAN_PACKAGES=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+    fillets-ng-data-cs asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
+    asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav klettres-data codec2-examples pocketsphinx-testdata
+    sonic-pi-samples alsa-utils)
+# Never add fillets-ng-data-nl: the Dutch voices are reserved for evaluation outside the project.
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -16,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-        echo "setup: the default corpus needs these Debian packages (about 70 MB); run:" >&2
+        echo "setup: the default corpus needs these Debian packages (about 420 MB); run:" >&2
         echo "    sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
         exit 1
     fi

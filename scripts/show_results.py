@@ -19,6 +19,7 @@ def t60_side_by_side(summaries: dict[str, dict]) -> str:
     subsets = [("all", ["overall"])] + [(f"SNR {k} dB" if k != "clean" else "clean", ["per_snr_db", k])
                                          for k in first["per_snr_db"]]
     subsets += [(f"T60 {k} s", ["per_t60_range_s", k]) for k in first["per_t60_range_s"]]
+    subsets += [(f"{k} speech", ["per_kind", k]) for k in first.get("per_kind", {})]
     lines = [head, sub]
     for label, keys in subsets:
         cells = []
@@ -34,14 +35,16 @@ def t60_side_by_side(summaries: dict[str, dict]) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--t60", nargs="*", default=[], metavar="NAME=SUMMARY_JSON")
-    parser.add_argument("--separation", nargs="*", default=[], metavar="SUMMARY_JSON")
+    parser.add_argument("--separation", nargs="*", default=[], metavar="[NAME=]SUMMARY_JSON")
     args = parser.parse_args(argv)
     if args.t60:
         summaries = {name: json.loads(Path(path).read_text()) for name, path in (a.split("=", 1) for a in args.t60)}
         print("\nAWSSDR: T60 estimation on the default corpus's test split (unseen voices and rooms)")
         print(t60_side_by_side(summaries))
-    for path in args.separation:
-        print("\nTDANet: separation of the default corpus's test mixtures (unseen voices)")
+    for arg in args.separation:
+        name, path = arg.split("=", 1) if "=" in arg else ("", arg)
+        print(f"\nTDANet{' ' + name if name else ''}: separation of the default corpus's test mixtures "
+              "(unseen speakers, by mixture type)")
         print(separation_table(json.loads(Path(path).read_text())))
 
 

@@ -143,6 +143,22 @@ def shipped(dnn_dir: Path, model: str) -> Path:
     return dnn_dir
 
 
+def export_for_inference(dnn_dir, out_dir) -> Path:
+    """Copy what inference needs from a training checkpoint to `out_dir`: the weights `model_weights_file`
+    picks (as best_weights.pyt), config.yaml and checkpoint.json; no optimizer or trainer state. Written
+    to a temporary sibling, then renamed into place."""
+    dnn_dir, out_dir = _existing(dnn_dir), Path(out_dir)
+    tmp = _sibling(out_dir, ".export")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copyfile(model_weights_file(dnn_dir), tmp / BEST_WEIGHTS)
+    for name in (CONFIG, INFO):
+        shutil.copyfile(dnn_dir / name, tmp / name)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    return out_dir
+
+
 def library_versions() -> dict:
     """Versions recorded in checkpoint.json so a result can be traced to its software."""
     import numpy

@@ -40,7 +40,8 @@ class TrainConfig:
     # made each epoch up to 9x slower on Intel processors (docs/results.md). false keeps IEEE denormals.
     flush_denormal: bool = True
     device: str = "auto"  # "auto" = this process's GPU if there is one, else "cpu"
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader worker processes (drawn training data: 1 keeps a core computing items)
+    threads: int | None = None  # torch threads of the training process (None: torch's default, one per core)
     resume: bool = True  # continue from the checkpoint's last finished epoch when it exists
     progress: bool = True
 
@@ -85,6 +86,8 @@ def prepare(cfg: TrainConfig) -> distributed.Process:
     if cfg.deterministic:
         use_deterministic_cublas()  # before distributed.start, which starts CUDA on a GPU
     process = distributed.start(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     if process.device.type == "cpu":
         set_flush_denormal(cfg.flush_denormal)
     torch.use_deterministic_algorithms(cfg.deterministic)
@@ -209,7 +212,7 @@ def _resume(dnn_dir, model, optimizer, schedule, config, process) -> dict:
     state = checkpoint.load_training_state(dnn_dir)
     changed = _changed_keys(state["config"], config)
     if changed - {"train.epochs", "train.resume", "train.progress", "train.num_workers", "train.device",
-                  "train.flush_denormal"}:
+                  "train.flush_denormal", "train.threads"}:
         raise checkpoint.CheckpointError(
             f"{dnn_dir} was trained with a different config ({', '.join(sorted(changed))} differ); "
             "use another checkpoint name, or --set train.resume=false to start over")

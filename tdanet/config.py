@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from speechkit.drawn_data import MixtureDraw
 from speechkit.optim import OptimConfig, ScheduleConfig
 from speechkit.trainer import TrainConfig
 
@@ -22,6 +23,10 @@ class DataConfig:
     source_folders: list[str] = field(default_factory=lambda: ["s1", "s2"])
     sample_rate: int = 16000
     segment_s: float = 2.0  # random training crop (3.0 for Libri2Mix and WHAM! in the paper)
+    # Instead of `train`: mixtures drawn on the fly from the pools in this folder (speechkit.drawn_data)
+    pools: str | None = None
+    items_per_epoch: int = 2000
+    draw: MixtureDraw = field(default_factory=MixtureDraw)
 
 
 @dataclass

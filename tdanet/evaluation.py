@@ -13,7 +13,7 @@ from speechkit.progress import progress as progress_bar
 
 @torch.no_grad()
 def evaluate_separator(separator, dataset, out_dir, title: str = "", n_examples: int = 3,
-                       progress: bool = True) -> dict:
+                       progress: bool = True, types: dict[str, str] | None = None) -> dict:
     """Separate every full-length mixture of `dataset` (one at a time, so batching cannot change a result)
     and score it against its sources; write `per_utterance.csv` (id and one column per metric),
     `summary.json` (title, n and each metric's mean) and the first `n_examples` separations to
@@ -27,7 +27,8 @@ def evaluate_separator(separator, dataset, out_dir, title: str = "", n_examples:
         estimates = separator(mixture[None].to(device))[0].cpu()
         scores = separation_scores(estimates, sources, mixture)
         mixture_id = dataset.mixtures[index].id
-        rows.append({"id": mixture_id, **{metric.name: scores[metric.name] for metric in SEPARATION_METRICS}})
+        rows.append({"id": mixture_id, **({"type": types.get(mixture_id, "")} if types else {}),
+                     **{metric.name: scores[metric.name] for metric in SEPARATION_METRICS}})
         if index < n_examples:
             for j, source in enumerate(estimates[scores["permutation"]]):  # in the references' order
                 write_audio(out_dir / "examples" / f"{mixture_id}_s{j + 1}.wav", source.numpy(),
@@ -41,13 +42,22 @@ def evaluate_separator(separator, dataset, out_dir, title: str = "", n_examples:
 
 
 def summarise(rows: list[dict]) -> dict:
-    """The number of mixtures and the mean of each metric over them."""
+    """The number of mixtures and the mean of each metric over them; the same per type when rows have one."""
+    summary = _means(rows)
+    if rows and "type" in rows[0]:
+        summary["per_type"] = {t: _means([r for r in rows if r["type"] == t]) for t in sorted({r["type"] for r in rows})}
+    return summary
+
+
+def _means(rows: list[dict]) -> dict:
     return {"n": len(rows),
             **{metric.name: float(np.mean([row[metric.name] for row in rows])) for metric in SEPARATION_METRICS}}
 
 
 def format_table(summary: dict) -> str:
-    """Plain-text table of a summary: n and the mean of each metric."""
-    lines = [summary.get("title", ""), f"{'n':>6}{table_cells(SEPARATION_METRICS)}",
-             f"{summary['n']:>6}{table_cells(SEPARATION_METRICS, summary)}"]
+    """Plain-text table of a summary: n and the mean of each metric, overall and per type."""
+    groups = [("all", summary), *summary.get("per_type", {}).items()]
+    width = max(len(name) for name, _ in groups) + 2
+    lines = [summary.get("title", ""), f"{'':<{width}}{'n':>6}{table_cells(SEPARATION_METRICS)}"]
+    lines += [f"{name:<{width}}{group['n']:>6}{table_cells(SEPARATION_METRICS, group)}" for name, group in groups]
     return "\n".join(line for line in lines if line)

@@ -7,6 +7,8 @@ import torch
 from speechkit.cli import experiment_parser
 from speechkit.config import load_config, to_dict
 from speechkit.losses import best_permutation, pairwise_neg_si_snr, pit_loss
+from speechkit.drawn_data import drawn_mixture_set
+from speechkit.manifest import read_manifest
 from speechkit.separation_data import SeparationDataset, collate, split_folder
 from speechkit.trainer import Task, fit, training_run
 
@@ -35,10 +37,15 @@ def _split(cfg: TDANetConfig, which: str) -> list:
 
 
 def train(cfg: TDANetConfig) -> dict:
-    """Train on random crops of `data.train`, validating on `data.valid` crops, into `checkpoints/<name>.dnn`."""
+    """Train on random crops of `data.train` (or mixtures drawn from `data.pools`), validating on
+    `data.valid` crops, into `checkpoints/<name>.dnn`."""
+    if (cfg.data.train is None) == (cfg.data.pools is None):
+        raise ValueError(f"config {cfg.name}: set one of data.train (a split folder) and data.pools (drawn mixtures)")
     with training_run(cfg.train) as process:
-        train_set = SeparationDataset(_split(cfg, "train"), cfg.data.sample_rate, cfg.data.segment_s,
-                                      cfg.train.seed)
+        train_set = (SeparationDataset(_split(cfg, "train"), cfg.data.sample_rate, cfg.data.segment_s, cfg.train.seed)
+                     if cfg.data.pools is None else
+                     drawn_mixture_set(cfg.data.pools, cfg.data.draw, cfg.data.sample_rate, cfg.data.segment_s,
+                                       cfg.data.items_per_epoch, cfg.train.seed))
         valid_set = SeparationDataset(_split(cfg, "valid"), cfg.data.sample_rate, cfg.data.segment_s,
                                       cfg.train.seed)
         model = build_model(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders))
@@ -58,7 +65,17 @@ def test(cfg: TDANetConfig, checkpoint=None, out_dir=None, device: str = "auto",
     if out_dir is None:
         out_dir = Path(cfg.checkpoint_dir) / f"{checkpoint.stem}.eval" / Path(cfg.data.test).name
     return evaluate_separator(separator, dataset, out_dir, title=f"{checkpoint.name} on {cfg.data.test}",
-                              n_examples=cfg.test.n_examples, progress=cfg.train.progress)
+                              n_examples=cfg.test.n_examples, progress=cfg.train.progress,
+                              types=mixture_types(Path(cfg.data.test)))
+
+
+def mixture_types(split_dir: Path) -> dict[str, str] | None:
+    """Mixture id -> type from the manifest beside a default-corpus split folder (lrs2mix/tt.csv), if any."""
+    manifest = split_dir.with_suffix(".csv")
+    if not manifest.is_file():
+        return None
+    rows = read_manifest(manifest, required=("mix_path",), check_files=False)
+    return {row["mix_path"].stem: row["type"] for row in rows if "type" in row} or None
 
 
 def train_main(default_config: str, argv=None) -> None:

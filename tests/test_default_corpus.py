@@ -9,18 +9,17 @@ import pytest
 
 from speechkit.audio import read_audio
 from speechkit.manifest import read_manifest
-from speechkit.corpus import (SynthesisError, T60MeasurementError, coloured_noise, make_default_corpus,
-                              measure_t60, mix_at_snr, random_sentence, require_engines)
-from speechkit.corpus.default_corpus import MIXTURE_SPLITS, SPLITS
+from speechkit.corpus.default_corpus import SPLITS, make_default_corpus
+from speechkit.corpus.fixed_sets import MIXTURE_SPLITS, MIXTURE_TYPES, TEST_SNRS_DB
+from speechkit.corpus.noise import coloured_noise, mix_at_snr
+from speechkit.corpus.rooms import T60MeasurementError, measure_t60
+from speechkit.corpus.sentences import random_sentence
+from speechkit.corpus.synthesis import SynthesisError, require_engines
 
 MISSING_ENGINES = [name for name in ("espeak-ng", "flite", "festival") if shutil.which(name) is None]
 needs_tts = pytest.mark.skipif(bool(MISSING_ENGINES), reason=f"TTS engines not installed: {MISSING_ENGINES}")
-COLUMNS = {
-    "speech": ["path", "voice", "engine", "text", "duration_s"],
-    "rirs": ["path", "room", "length_m", "width_m", "height_m", "absorption", "source_x_m", "source_y_m",
-             "source_z_m", "mic_x_m", "mic_y_m", "mic_z_m", "t60_target_s", "t60_s"],
-    "t60": ["path", "t60_s", "snr_db", "noise", "voice", "room", "duration_s"],
-}
+POOLS = ("speech", "recorded", "noise", "rirs")
+FIXED_SPLITS = ("valid", "test")
 PCM_STEP = 1 / 32768
 
 
@@ -88,58 +87,71 @@ def test_missing_engine_names_the_apt_packages(monkeypatch):
 @needs_tts
 def test_tiny_corpus_has_the_documented_layout(tiny):
     assert (tiny / "corpus.json").is_file()
-    for folder, columns in COLUMNS.items():
+    for folder in POOLS:
         for split in SPLITS:
-            rows = manifest(tiny, folder, split)
-            assert rows and list(rows[0]) == columns
-            for row in rows:
+            for row in manifest(tiny, folder, split):
                 assert not Path(row["path"]).is_absolute() and (tiny / folder / row["path"]).is_file()
     for split in SPLITS:
         for row in manifest(tiny, "speech", split):
             wave, rate = read_audio(tiny / "speech" / row["path"])
-            assert rate == 16000 and 1.5 <= len(wave) / rate <= 6.0
+            assert rate == 16000 and 1.5 <= len(wave) / rate <= 6.0 and row["kind"] == "tts"
             assert float(row["duration_s"]) == pytest.approx(len(wave) / rate, abs=1e-4)
+        assert {row["kind"] for row in manifest(tiny, "recorded", split)} == {"recorded"}
+    assert not (tiny / "t60" / "train.csv").exists() and not (tiny / "lrs2mix" / "tr").exists()  # drawn on the fly
 
 
 @needs_tts
-def test_tiny_t60_examples_are_labelled_with_the_measured_t60(tiny):
+def test_rirs_are_labelled_with_their_measured_t60(tiny):
     for split in SPLITS:
-        rooms = {row["room"]: row for row in manifest(tiny, "rirs", split)}
-        for row in rooms.values():
+        for row in manifest(tiny, "rirs", split):
             rir, rate = read_audio(tiny / "rirs" / row["path"])
-            assert measure_t60(rir, rate) == pytest.approx(float(row["t60_s"]), abs=1e-6)
-        assert max(abs(float(r["t60_s"]) - float(r["t60_target_s"])) for r in rooms.values()) > 0.01
-        for row in manifest(tiny, "t60", split):
-            assert row["t60_s"] == rooms[row["room"]]["t60_s"] and 0.1 <= float(row["t60_s"]) <= 1.5
+            assert measure_t60(rir, rate) == pytest.approx(float(row["t60_s"]), abs=1e-5)
+            assert 0.5 <= float(row["distance_m"]) <= 4.0 and len(set(row["materials"].split())) > 1
+
+
+@needs_tts
+def test_fixed_t60_sets_balance_snr_and_speech_kind(tiny):
+    for split in FIXED_SPLITS:
+        rows = manifest(tiny, "t60", split)
+        assert [r["snr_db"] for r in rows[:4]] == ["" if s is None else f"{s:g}" for s in TEST_SNRS_DB]
+        assert {r["kind"] for r in rows} == {"tts", "recorded"}
+        rooms = {r["room"] for r in manifest(tiny, "rirs", split)}
+        for row in rows:
+            assert row["room"] in rooms and 0.1 <= float(row["t60_s"]) <= 2.0
             assert (row["snr_db"] == "") == (row["noise"] == "none")
-            assert row["noise"] in {"none", "white", "pink", "brown", "babble"}
             wave, _ = read_audio(tiny / "t60" / row["path"])
             frames = wave[: len(wave) // 256 * 256].reshape(-1, 256)
             assert (np.abs(frames).max(axis=1) > 0).all(), f"{row['path']}: digital silence (no noise floor)"
 
 
 @needs_tts
-def test_tiny_voices_and_rooms_are_disjoint_across_splits(tiny):
-    voices = {split: {row["voice"] for row in manifest(tiny, "speech", split)} for split in SPLITS}
-    geometry = {split: {tuple(row[k] for k in COLUMNS["rirs"][2:12]) for row in manifest(tiny, "rirs", split)}
-                for split in SPLITS}
+def test_speakers_and_rooms_are_disjoint_across_splits(tiny):
+    voices = {split: {row["voice"] for folder in ("speech", "recorded") for row in manifest(tiny, folder, split)}
+              for split in SPLITS}
+    rooms = {split: {(row["dims_m"], row["source_m"], row["mic_m"]) for row in manifest(tiny, "rirs", split)}
+             for split in SPLITS}
     for first, second in [("train", "valid"), ("train", "test"), ("valid", "test")]:
         assert not voices[first] & voices[second]
-        assert not geometry[first] & geometry[second]
-    assert {row["engine"] for row in manifest(tiny, "speech", "test")} == {"espeak-ng", "flite", "festival"}
+        assert not rooms[first] & rooms[second]
+    for split in FIXED_SPLITS:  # the fixed sets use their own split's speakers, real ones included
+        used = {r["voice"] for r in manifest(tiny, "t60", split)}
+        used |= {r[f"{s}_voice"] for r in manifest(tiny, "lrs2mix", split) for s in ("s1", "s2")}
+        assert used <= voices[split] and any(":" in v and not v.startswith(("espeak", "flite", "festival"))
+                                             for v in used)
 
 
 @needs_tts
 def test_tiny_mixtures_sum_their_sources(tiny):
-    for split in SPLITS:
+    for split in FIXED_SPLITS:
         folder = tiny / "lrs2mix" / MIXTURE_SPLITS[split]
         names = {part: sorted(p.name for p in (folder / part).iterdir()) for part in ("mix", "s1", "s2")}
         assert names["mix"] == names["s1"] == names["s2"]
         rows = read_manifest(folder.with_suffix(".csv"), required=("mix_path", "s1_path", "s2_path"))
-        assert len(rows) == len(names["mix"])  # and every path in it resolves
+        assert len(rows) == len(names["mix"]) == len(MIXTURE_TYPES)  # one of each type
+        assert len({row["type"] for row in rows}) == len(MIXTURE_TYPES)
         for row in manifest(tiny, "lrs2mix", split):
             mix, s1, s2 = (read_audio(tiny / "lrs2mix" / row[f"{part}_path"])[0] for part in ("mix", "s1", "s2"))
-            assert len(mix) == len(s1) == len(s2) == 32000
+            assert len(mix) == len(s1) == len(s2) == 48000
             assert np.max(np.abs(mix - s1 - s2)) <= 2 * PCM_STEP
             assert row["s1_voice"] != row["s2_voice"]
 
@@ -148,10 +160,10 @@ def test_tiny_mixtures_sum_their_sources(tiny):
 def test_same_seed_is_byte_identical_whatever_the_workers_and_other_seeds_differ(tiny, tmp_path):
     make_default_corpus(tmp_path / "seed0_workers1", scale="tiny", seed=0, workers=1)
     assert file_hashes(tmp_path / "seed0_workers1") == file_hashes(tiny)
-    make_default_corpus(tmp_path / "seed1", scale="tiny", seed=1, workers=2, reverberant_mixtures=True)
+    make_default_corpus(tmp_path / "seed1", scale="tiny", seed=1, workers=2)
     other = file_hashes(tmp_path / "seed1")
-    assert other["t60/train.csv"] != file_hashes(tiny)["t60/train.csv"]
-    assert all(row["s1_room"] and row["s2_room"] for row in manifest(tmp_path / "seed1", "lrs2mix", "train"))
+    assert other["t60/test.csv"] != file_hashes(tiny)["t60/test.csv"]
+    assert other["rirs/train.csv"] != file_hashes(tiny)["rirs/train.csv"]
 
 
 @needs_tts

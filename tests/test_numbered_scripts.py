@@ -140,18 +140,20 @@ def test_made_mixtures_pass_the_lrs2mix_check_and_train(tmp_path, capsys):
 # ---------------------------------------------------------------- the built-in default corpus
 def test_default_corpus_recipes(tiny_corpus, tmp_path, capsys):
     assert json.loads((tiny_corpus / "corpus.json").read_text())["scale"] == "tiny"  # made by its script
-    awssdr = {"data.train": tiny_corpus / "t60/train.csv", "data.valid": tiny_corpus / "t60/valid.csv",
+    awssdr = {"data.pools": tiny_corpus, "data.items_per_epoch": 8, "data.valid": tiny_corpus / "t60/valid.csv",
               "data.test": tiny_corpus / "t60/test.csv", "data.cache_dir": tmp_path / "cache",
               "checkpoint_dir": tmp_path, **TINY_AWSSDR}
     run_script("1_train_default.py", *overrides(awssdr))
     run_script("1_test_default.py", *overrides(awssdr))
-    tdanet = {"data.train": tiny_corpus / "lrs2mix/tr", "data.valid": tiny_corpus / "lrs2mix/cv",
+    tdanet = {"data.pools": tiny_corpus, "data.items_per_epoch": 4, "data.valid": tiny_corpus / "lrs2mix/cv",
               "data.test": tiny_corpus / "lrs2mix/tt", "data.segment_s": 0.5, "checkpoint_dir": tmp_path,
               **TINY_TDANET}
     run_script("2_train_default.py", *overrides(tdanet))
     run_script("2_test_default.py", *overrides(tdanet))
     out = capsys.readouterr().out
     assert "MSE s2" in out and "SI-SNRi" in out
+    assert re.search(r"^recorded\+recorded reverberant\s+1\s", out, re.MULTILINE), out  # per mixture type
+    assert re.search(r"^recorded\s+\d+\s", out, re.MULTILINE), out  # T60 per speech kind
 
 
 def test_every_numbered_script_in_the_readme_ran_in_this_session():

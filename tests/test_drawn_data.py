@@ -1,0 +1,136 @@
+"""Training data drawn on the fly: determinism per (seed, epoch, index), other items on other ranks and
+epochs, measured T60 labels, speaker-disjoint pools, and a resumed training run equal to an uninterrupted one."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from awssdr.dataset import drawn_t60_set
+from awssdr.features import SDRParams
+from speechkit.audio import write_audio
+from speechkit.corpus.fixed_sets import write_t60_set
+from speechkit.corpus.rooms import measure_t60
+from speechkit.drawn_data import MixtureDraw, Pools, T60Draw, draw_mixture, draw_t60_item, drawn_mixture_set
+from speechkit.manifest import write_manifest
+
+from .script_runner import run_script
+
+RATE = 16000
+SPEAKERS = {"train": [("tts:a", "tts"), ("tts:b", "tts"), ("rec:c", "recorded"), ("rec:d", "recorded")],
+            "valid": [("tts:e", "tts"), ("rec:f", "recorded")], "test": [("tts:g", "tts"), ("rec:h", "recorded")]}
+
+
+def _syllables(rng, pitch_hz: float, seconds: float) -> np.ndarray:
+    """Harmonic bursts with pauses: a stand-in for speech with decays between 'words'."""
+    t = np.arange(round(seconds * RATE)) / RATE
+    voiced = sum(np.sin(2 * np.pi * k * pitch_hz * t) / k for k in range(1, 12))
+    envelope = (np.sin(2 * np.pi * rng.uniform(2, 4) * t) > 0.2).astype(float)
+    return (0.3 * voiced * envelope).astype(np.float32)
+
+
+def _rir(rng, t60_s: float) -> np.ndarray:
+    t = np.arange(round(1.2 * t60_s * RATE + 800)) / RATE
+    rir = rng.standard_normal(len(t)) * 10 ** (-3 * t / t60_s)
+    rir[0] = 1.0
+    return (0.9 * rir / np.abs(rir).max()).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def pools_dir(tmp_path_factory):
+    """Tiny pools in the default corpus's layout: 2-4 speakers and 5 rooms per split, a noise clip."""
+    root = tmp_path_factory.mktemp("pools")
+    rng = np.random.default_rng(0)
+    for split, speakers in SPEAKERS.items():
+        rows = {"speech": [], "recorded": []}
+        for s, (voice, kind) in enumerate(speakers):
+            folder = "speech" if kind == "tts" else "recorded"
+            for u in range(3):
+                path = root / folder / split / f"{s}_{u}.wav"
+                write_audio(path, _syllables(rng, 100 + 40 * s, rng.uniform(1.0, 2.0)), RATE)
+                rows[folder].append({"path": path, "voice": voice, "kind": kind})
+        for folder, folder_rows in rows.items():
+            write_manifest(root / folder / f"{split}.csv", folder_rows)
+        rir_rows = []
+        for r, t60_s in enumerate(np.linspace(0.2, 1.2, 5)):
+            path = root / "rirs" / split / f"{split}_room{r}.wav"
+            rir = _rir(rng, t60_s)
+            write_audio(path, rir, RATE, subtype="PCM_24")
+            rir_rows.append({"path": path, "room": f"{split}_room{r}", "t60_s": f"{measure_t60(rir, RATE):.6f}"})
+        write_manifest(root / "rirs" / f"{split}.csv", rir_rows)
+        write_audio(root / "noise" / split / "hum.wav", 0.1 * rng.standard_normal(RATE).astype(np.float32), RATE)
+        write_manifest(root / "noise" / f"{split}.csv", [{"path": root / "noise" / split / "hum.wav"}])
+    return root
+
+
+def _equal(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_an_item_is_a_function_of_seed_epoch_and_index(pools_dir):
+    first = drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=3)
+    again = drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=3)
+    assert _equal(first[2], again[2])
+    assert not _equal(first[2], first[3])
+    item = first[2]
+    first.set_epoch(1)
+    assert not torch.equal(first[2][0], item[0])  # a new epoch draws new items
+    other_seed = drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=4)
+    assert not torch.equal(other_seed[2][0], item[0])
+
+
+def test_distributed_ranks_draw_different_items(pools_dir):
+    """Each rank reads other indices from the sampler, so under torchrun no two ranks train on one item."""
+    from speechkit.sampler import LengthBucketSampler
+
+    dataset = drawn_mixture_set(pools_dir, MixtureDraw(), RATE, 0.5, items_per_epoch=8, seed=0)
+    ranks = [[i for batch in LengthBucketSampler(dataset.lengths, 2, seed=0, rank=r, world_size=2) for i in batch]
+             for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1])
+    assert not torch.equal(dataset[ranks[0][0]][0], dataset[ranks[1][0]][0])
+
+
+def test_t60_labels_are_measured_on_the_rir_used(pools_dir):
+    pools = Pools.load(pools_dir, "train")
+    augmented = 0
+    for index in range(12):
+        wave, t60_s, info = draw_t60_item(pools, np.random.default_rng([0, index]), RATE * 2,
+                                          T60Draw(augment_probability=0.5))
+        stored = {room: t for room, t in zip(pools.rir_rooms, pools.rir_t60_s)}
+        assert wave.shape == (RATE * 2,) and 0.05 < t60_s < 3.0
+        augmented += not np.isclose(t60_s, stored[info["room"]])  # reshaped RIR: measured anew
+    assert augmented > 0
+
+
+def test_mixtures_sum_their_sources_and_pair_two_speakers(pools_dir):
+    pools = Pools.load(pools_dir, "train")
+    for index in range(6):
+        mixture, sources, info = draw_mixture(pools, np.random.default_rng(index), RATE, MixtureDraw())
+        assert info["s1_voice"] != info["s2_voice"]
+        np.testing.assert_allclose(mixture, sources.sum(0), atol=1e-6)
+    _, _, info = draw_mixture(pools, np.random.default_rng(0), RATE, MixtureDraw(), kinds=("recorded", "recorded"),
+                              reverberant=True)
+    assert info["s1_kind"] == info["s2_kind"] == "recorded" and info["reverberant"]
+
+
+def test_pools_of_each_split_hold_only_that_splits_speakers(pools_dir):
+    voices = {split: {s.name for s in Pools.load(pools_dir, split).speakers} for split in SPEAKERS}
+    assert voices == {split: {v for v, _ in speakers} for split, speakers in SPEAKERS.items()}
+
+
+def test_resumed_training_on_drawn_items_ends_with_the_same_weights(pools_dir, tmp_path):
+    write_t60_set(Pools.load(pools_dir, "valid"), tmp_path, "valid", 4, [0])
+    for name, stop in (("straight", 3), ("resumed", 1)):
+        settings = {"name": name, "data.pools": pools_dir, "data.items_per_epoch": 8,
+                    "data.valid": tmp_path / "t60" / "valid.csv", "model.hidden": 16, "train.epochs": stop,
+                    "train.progress": False, "checkpoint_dir": tmp_path}
+        args = [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
+        run_script("1_train_default.py", *args)
+        if name == "resumed":
+            args[args.index("train.epochs=1")] = "train.epochs=3"
+            run_script("1_train_default.py", *args)
+    straight, resumed = (torch.load(tmp_path / f"{n}.dnn" / "latest_weights.pyt", weights_only=True)
+                         for n in ("straight", "resumed"))
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    history = json.loads((tmp_path / "resumed.dnn" / "checkpoint.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]

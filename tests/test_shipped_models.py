@@ -1,0 +1,64 @@
+"""The models shipped in checkpoints/shipped/: they load, the tools use them when no checkpoint is given, and
+a rebuild by their documented command retraces the committed training history (first epoch, same torch)."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import yaml
+
+from awssdr.inference import DEFAULT_CHECKPOINT as SHIPPED_AWSSDR
+from awssdr.inference import load_estimator
+from tdanet.inference import DEFAULT_CHECKPOINT as SHIPPED_TDANET
+from tdanet.inference import load_separator
+
+from .script_runner import REPO_ROOT, run_script
+from .test_inference_tools import reverberant_speech_like
+
+SHIPPED = {"awssdr": (SHIPPED_AWSSDR, "configs/awssdr/shipped.yaml", "1_train_default.py"),
+           "tdanet": (SHIPPED_TDANET, "configs/tdanet/shipped.yaml", "2_train_default.py")}
+
+
+def test_shipped_checkpoints_are_inference_only_and_self_describing():
+    for model, (dnn_dir, _, _) in SHIPPED.items():
+        assert sorted(p.name for p in dnn_dir.iterdir()) == ["best_weights.pyt", "checkpoint.json", "config.yaml"]
+        info = json.loads((dnn_dir / "checkpoint.json").read_text())
+        assert info["model"]["kind"] == model and info["history"]
+        assert sum(p.stat().st_size for p in dnn_dir.iterdir()) < 20e6
+    assert load_estimator().params.sample_rate == 16000
+    assert load_separator().sample_rate == 16000
+
+
+def test_the_tools_use_the_shipped_models_without_checkpoint(tmp_path):
+    wave = reverberant_speech_like(3.0, 0.6, 16000, seed=5)
+    sf.write(tmp_path / "room.wav", wave, 16000)
+    estimate = subprocess.run([sys.executable, REPO_ROOT / "scripts" / "estimate_t60.py", tmp_path / "room.wav"],
+                              capture_output=True, text=True, check=True)
+    assert 0.1 < float(estimate.stdout.split("\t")[-1]) < 2.0
+    subprocess.run([sys.executable, REPO_ROOT / "scripts" / "separate.py", tmp_path / "room.wav", "--out",
+                    tmp_path / "out"], capture_output=True, text=True, check=True)
+    for source in ("room_s1.wav", "room_s2.wav"):
+        separated, rate = sf.read(tmp_path / "out" / source)
+        assert rate == 16000 and len(separated) == len(wave) and np.isfinite(separated).all()
+
+
+@pytest.mark.parametrize("model", sorted(SHIPPED))
+def test_a_rebuild_retraces_the_shipped_history(model, tmp_path):
+    """The shipped config's first epoch, trained again here, gives the training loss and validation score the
+    committed checkpoint.json recorded (CPU, same seed and torch release)."""
+    dnn_dir, config, script = SHIPPED[model]
+    info = json.loads((dnn_dir / "checkpoint.json").read_text())
+    pools = REPO_ROOT / yaml.safe_load((dnn_dir / "config.yaml").read_text())["data"]["pools"]
+    if not (pools / "corpus.json").is_file():
+        pytest.skip(f"the shipped models' pools are not built here ({pools}); make them with "
+                    f"scripts/0_make_default_data.py --scale large --out {pools.relative_to(REPO_ROOT)}")
+    if info["versions"]["torch"] != torch.__version__:
+        pytest.skip(f"shipped with torch {info['versions']['torch']}, this is {torch.__version__}")
+    run_script(script, "--config", config, "--set", "train.epochs=1", "--set", f"checkpoint_dir={tmp_path}",
+               "--set", "train.progress=false")
+    rebuilt = json.loads(next(tmp_path.glob("*.dnn")).joinpath("checkpoint.json").read_text())["history"][0]
+    shipped = info["history"][0]
+    assert (rebuilt["train_loss"], rebuilt["valid_score"]) == (shipped["train_loss"], shipped["valid_score"])
