@@ -18,11 +18,11 @@ class DataConfig:
     train: str | None = None  # manifests: CSV with columns path, t60_s (and optional snr_db, noise, ...)
     valid: str | None = None
     test: str | None = None
+    cache_dir: str | None = "data/cache/sdr"  # SDRs are computed once per manifest and feature parameters
     # Instead of `train`: training items drawn on the fly from the pools in this folder (speechkit.drawn_data)
     pools: str | None = None
     items_per_epoch: int = 4000
     draw: T60Draw = field(default_factory=T60Draw)
-    cache_dir: str | None = "data/cache/sdr"  # SDRs are computed once per manifest and feature parameters
 
 
 @dataclass

@@ -8,13 +8,9 @@ example `index` draws its noise, SNR and level from `np.random.default_rng([seed
 import csv
 import io
 import json
-import platform
 import re
-import shutil
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +21,8 @@ import torch
 from scipy.signal import fftconvolve
 
 from speechkit.audio import AUDIO_SUFFIXES, find_audio_files, read_audio, resample, write_audio
-from speechkit.corpus.noise import mix_at_snr, tpdf_dither
+from speechkit.corpus.building import chunks, clear_output, process_pool, run_chunks, software_versions
+from speechkit.corpus.noise import mix_at_snr, normalise_and_dither, random_crop
 from speechkit.corpus.rooms import T60MeasurementError, measure_t60
 from speechkit.errors import UserError
 from speechkit.manifest import write_manifest
@@ -176,14 +173,6 @@ class Sources:
         return self._waves[path]
 
 
-def noise_segment(noise: np.ndarray, num_samples: int, rng: np.random.Generator) -> np.ndarray:
-    """A random stretch of `num_samples` of a recording, looped when the recording is shorter."""
-    if len(noise) < num_samples:
-        noise = np.tile(noise, num_samples // len(noise) + 1)
-    start = int(rng.integers(len(noise) - num_samples + 1))
-    return noise[start:start + num_samples]
-
-
 def make_example(sources: Sources, options: TrainsetOptions, index: int, planned: PlannedExample):
     """Example `index`: its planned speech file convolved with its planned RIR (full tail kept), plus a noise
     segment at a drawn SNR, at a drawn peak level, with 1-LSB TPDF dither. Returns (wave, row without `path`)."""
@@ -192,13 +181,12 @@ def make_example(sources: Sources, options: TrainsetOptions, index: int, planned
     noise_path = sources.noise[int(rng.integers(len(sources.noise)))]
     snr_db = float(options.snr_db[int(rng.integers(len(options.snr_db)))])
     wet = fftconvolve(sources.wave(sources.speech[planned.speech]), sources.rir(rir["path"]))
-    wave = mix_at_snr(wet, noise_segment(sources.wave(noise_path), len(wet), rng), snr_db).astype(np.float64)
-    wave *= rng.uniform(*PEAK_RANGE) / np.max(np.abs(wave))
-    wave += tpdf_dither(len(wave), rng)
+    noise = random_crop(sources.wave(noise_path), len(wet), rng, loop=True)
+    wave = normalise_and_dither(mix_at_snr(wet, noise, snr_db).astype(np.float64), PEAK_RANGE, rng)
     row = {"t60_s": rir["t60_s"], "snr_db": f"{snr_db:g}", "noise": noise_path.stem, "rir": rir["path"].name,
            "speech": sources.speech_names[planned.speech], "rir_path": rir["path"], "noise_path": noise_path,
            "speech_path": sources.speech[planned.speech]}
-    return wave.astype(np.float32), row
+    return wave, row
 
 
 def pcm16_features(wave: np.ndarray, params: SDRParams) -> torch.Tensor:
@@ -254,19 +242,10 @@ def _make_in_worker(indices: range) -> list:
 
 def make_examples(maker: ExampleMaker, count: int, workers: int, desc: str, progress: bool) -> list:
     """(split, row, features) of examples 0..count-1, in index order, made by `workers` processes."""
-    chunks = [range(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
-    pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
-                                initargs=(maker,)) if workers > 1 else None)
-    made = []
-    try:
-        with progress_bar(total=count, desc=desc, enabled=progress) as bar:
-            for result in pool.map(_make_in_worker, chunks) if pool is not None else map(maker, chunks):
-                made += result
-                bar.update(len(result))
-        return made
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    with process_pool(workers, _start_worker, (maker,)) as pool:
+        tasks = [(chunk,) for chunk in chunks(range(count), CHUNK)]
+        results = run_chunks(pool, _make_in_worker if pool is not None else maker, tasks, desc, progress)
+    return [made for result in results for made in result]
 
 
 # ---------------------------------------------------------------- the whole set
@@ -278,7 +257,7 @@ def prepare_trainset(options: TrainsetOptions, out_dir, features_only: bool = Fa
     The output is the same for any number of `workers`. `train.csv`/`valid.csv` are renamed into place
     last, so an interrupted or failed run leaves no complete-looking set."""
     out_dir = Path(out_dir)
-    _clear_output(out_dir, overwrite)
+    clear_output(out_dir, OUTPUT_NAMES + tuple(f"{s}.staged.csv" for s in SPLITS), overwrite, "a prepared set")
     rirs, skipped = label_rirs(options.rir_dir, options.decay_db, options.skip_bad_rirs, progress)
     sources = Sources(options, rirs)
     plan = plan_examples(options, len(sources.speech), len(rirs))
@@ -293,27 +272,12 @@ def prepare_trainset(options: TrainsetOptions, out_dir, features_only: bool = Fa
     summary = {"options": asdict(options), "features_only": features_only,
                "examples": {s: len(rows[s]) for s in SPLITS},
                "rirs_used": {s: len({e.rir for e in plan if e.split == s}) for s in SPLITS},
-               "skipped_rirs": skipped, "versions": _versions()}
+               "skipped_rirs": skipped, "versions": software_versions(np, scipy, soundfile)}
     if features_only:
         summary["feature_cache"] = {"dir": str(cache_dir), "params": asdict(params)}
     (out_dir / "prepare.json").write_text(json.dumps(summary, indent=2) + "\n")
     _commit_manifests(out_dir, rows, features if features_only else None, Path(cache_dir), params)
     return summary
-
-
-def _clear_output(out_dir: Path, overwrite: bool) -> None:
-    """Refuse a non-empty `out_dir` unless `overwrite`; then remove only what a preparation writes there."""
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out_dir} is not empty; pass --overwrite to replace a prepared set there, "
-                                  f"or choose another --out")
-        for name in OUTPUT_NAMES + tuple(f"{s}.staged.csv" for s in SPLITS):
-            target = out_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _commit_manifests(out_dir: Path, rows: dict, features: dict | None, cache_dir: Path, params: SDRParams) -> None:
@@ -330,11 +294,6 @@ def _commit_manifests(out_dir: Path, rows: dict, features: dict | None, cache_di
     finally:
         for path in staged.values():
             path.unlink(missing_ok=True)
-
-
-def _versions() -> dict:
-    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "soundfile": soundfile.__version__}
 
 
 # ---------------------------------------------------------------- ACE challenge

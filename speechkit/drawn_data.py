@@ -21,7 +21,7 @@ import torch
 from scipy.signal import fftconvolve
 
 from .audio import read_audio
-from .corpus.noise import COLOUR_EXPONENTS, babble, coloured_noise, mix_at_snr, tpdf_dither
+from .corpus.noise import COLOUR_EXPONENTS, babble, coloured_noise, mix_at_snr, normalise_and_dither
 from .corpus.rooms import T60MeasurementError, augment_rir, measure_t60
 from .errors import UserError
 from .manifest import read_manifest
@@ -181,9 +181,8 @@ def draw_t60_item(pools: Pools, rng: np.random.Generator, num_samples: int, draw
         kinds = _noise_kinds(pools)
         noise_kind = kinds[rng.integers(len(kinds))]
         wave = mix_at_snr(wave, draw_noise(pools, noise_kind, num_samples, rng, speaker), snr_db)
-    wave = wave * rng.uniform(*draw.peak) / max(np.max(np.abs(wave)), 1e-8) + tpdf_dither(num_samples, rng)
     info = {"voice": speaker.name, "kind": speaker.kind, "room": room, "snr_db": snr_db, "noise": noise_kind}
-    return wave.astype(np.float32), t60_s, info
+    return normalise_and_dither(wave, draw.peak, rng), t60_s, info
 
 
 # ---------------------------------------------------------------- two-speaker mixtures

@@ -7,13 +7,14 @@ speakers. Every draw comes from np.random.default_rng([seed, stage, split, index
 same inputs and seed is byte-identical. Manifests are written only after all audio exists.
 """
 import csv
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .audio import AUDIO_SUFFIXES, AudioError, find_audio_files, read_audio, write_audio
+from .corpus.building import clear_output
+from .corpus.noise import random_crop
 from .errors import UserError
 from .manifest import write_manifest
 from .progress import progress
@@ -94,20 +95,6 @@ def split_speakers(speakers, counts: tuple[int, int, int], seed: int) -> dict[st
     return {split: sorted(shuffled[bounds[i]:bounds[i + 1]]) for i, split in enumerate(SPLITS)}
 
 
-def _prepare_folder(out_dir: Path, overwrite: bool) -> None:
-    """Refuse a non-empty `out_dir` unless `overwrite`; then remove its old manifests first, then audio."""
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out_dir} is not empty; pass --overwrite (overwrite=True) to replace the "
-                                  "mixtures in it, or choose another folder")
-        for split in SPLITS:
-            (out_dir / f"{split}.csv").unlink(missing_ok=True)
-        for split in SPLITS:
-            if (out_dir / split).is_dir():
-                shutil.rmtree(out_dir / split)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-
 def _load_source(utterance: Utterance, sample_rate: int) -> np.ndarray:
     """The utterance at `sample_rate`, scaled to SOURCE_RMS_DB over its whole length."""
     wave = read_audio(utterance.path, sample_rate)[0]
@@ -115,14 +102,6 @@ def _load_source(utterance: Utterance, sample_rate: int) -> np.ndarray:
     if rms == 0:
         raise AudioError(f"{utterance.path}: the file is silent (all samples zero)")
     return (wave * (10 ** (SOURCE_RMS_DB / 20) / rms)).astype(np.float32)
-
-
-def _crop(wave: np.ndarray, num_samples: int, rng: np.random.Generator) -> np.ndarray:
-    """A random `num_samples` crop, zero-padded at the end when `wave` is shorter."""
-    if len(wave) > num_samples:
-        start = int(rng.integers(len(wave) - num_samples + 1))
-        return wave[start:start + num_samples]
-    return np.pad(wave, (0, num_samples - len(wave)))
 
 
 def _pick_pair(utterances: list[Utterance], rng: np.random.Generator) -> tuple[Utterance, Utterance]:
@@ -142,7 +121,7 @@ def _make_mixture(first: Utterance, second: Utterance, sample_rate: int, segment
         length = min(len(s1), len(s2))
         s1, s2 = s1[:length], s2[:length]
     else:
-        s1, s2 = _crop(s1, segment, rng), _crop(s2, segment, rng)
+        s1, s2 = random_crop(s1, segment, rng), random_crop(s2, segment, rng)
     level = float(rng.uniform(-level_db, level_db))
     s1 = s1 * np.float32(10 ** (level / 20))
     peak = np.max(np.abs([s1, s2, s1 + s2]))
@@ -163,7 +142,7 @@ def make_mixtures(utterances: list[Utterance], out_dir, counts: tuple[int, int, 
     if not utterances:
         raise MixtureError("no utterances to mix")
     speakers = split_speakers([u.speaker for u in utterances], counts, seed)
-    _prepare_folder(out_dir, overwrite)
+    clear_output(out_dir, [f"{split}.csv" for split in SPLITS] + list(SPLITS), overwrite, "the mixtures")
     segment = None if segment_s is None else round(segment_s * sample_rate)
     rows = {}
     with progress(total=sum(counts), desc="mixtures", unit="mix", enabled=show_progress) as bar:

@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from .audio import read_audio
+from .corpus.noise import random_crop
 from .errors import UserError
 from .progress import progress
 
@@ -101,16 +102,9 @@ class SeparationDataset(torch.utils.data.Dataset):
         waves = [read_audio(p, self.sample_rate)[0] for p in (item.mix, *item.sources)]
         waves = np.stack(waves)
         if self.segment is not None:
-            waves = self._crop(waves, np.random.default_rng([self.seed, self.epoch, index]))
+            waves = random_crop(waves, self.segment, np.random.default_rng([self.seed, self.epoch, index]))
         waves = torch.from_numpy(waves)
         return waves[0], waves[1:]
-
-    def _crop(self, waves: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        excess = waves.shape[-1] - self.segment
-        if excess < 0:
-            return np.pad(waves, ((0, 0), (0, -excess)))
-        start = int(rng.integers(0, excess + 1))
-        return waves[:, start:start + self.segment]
 
 
 def collate(items):

@@ -1,4 +1,5 @@
-"""Additive noise for the T60 corpus: coloured (white / pink / brown) and babble, mixed at a power SNR."""
+"""Waveform helpers for the corpora: coloured (white / pink / brown) and babble noise, mixing at a power SNR,
+random crops, and scaling to a drawn peak with TPDF dither."""
 import numpy as np
 
 # Power spectral density ~ 1 / f**exponent.
@@ -42,3 +43,21 @@ def tpdf_dither(num_samples: int, rng: np.random.Generator) -> np.ndarray:
     """TPDF dither of one 16-bit step: quantising without it leaves digital silence (e.g. before the direct
     sound of a clean example), where a real recording always has a noise floor and log-mel features exist."""
     return (rng.random(num_samples) - rng.random(num_samples)) / 2 ** 15
+
+
+def normalise_and_dither(wave: np.ndarray, peak_range, rng: np.random.Generator) -> np.ndarray:
+    """`wave` scaled to a peak drawn uniformly from `peak_range`, plus TPDF dither of one 16-bit step, as float32."""
+    wave = wave * rng.uniform(*peak_range) / max(np.max(np.abs(wave)), 1e-8) + tpdf_dither(len(wave), rng)
+    return wave.astype(np.float32)
+
+
+def random_crop(wave: np.ndarray, num_samples: int, rng: np.random.Generator, loop: bool = False) -> np.ndarray:
+    """A random `num_samples` stretch of `wave` along its last axis. A shorter wave is looped first with
+    `loop`, else zero-padded at the end (no draw then)."""
+    missing = num_samples - wave.shape[-1]
+    if missing > 0 and not loop:
+        return np.pad(wave, [(0, 0)] * (wave.ndim - 1) + [(0, missing)])
+    if missing > 0:
+        wave = np.tile(wave, num_samples // wave.shape[-1] + 1)
+    start = int(rng.integers(wave.shape[-1] - num_samples + 1))
+    return wave[..., start:start + num_samples]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from speechkit.audio import write_audio
+from speechkit.corpus.building import chunks
 from speechkit.corpus.sentences import random_sentence
 from speechkit.corpus.synthesis import SAMPLE_RATE, Prosody, Voice, split_voices, synthesize, trim_silence
 
@@ -105,6 +106,5 @@ def speech_groups(plans: list[UtterancePlan]) -> list[list[UtterancePlan]]:
     per espeak-ng/flite utterance."""
     groups = []
     for voice in sorted({plan.voice for plan in plans if plan.voice.engine == "festival"}, key=str):
-        same_voice = [plan for plan in plans if plan.voice == voice]
-        groups += [same_voice[i:i + FESTIVAL_BATCH] for i in range(0, len(same_voice), FESTIVAL_BATCH)]
+        groups += chunks([plan for plan in plans if plan.voice == voice], FESTIVAL_BATCH)
     return groups + [[plan] for plan in plans if plan.voice.engine != "festival"]
