@@ -1,32 +1,43 @@
 #!/usr/bin/env bash
-# The README's first command: install everything, synthesize the default corpus, then train and test
-# each model at demo scale on the CPU and print the result tables. Re-running skips finished steps
-# (the corpus is kept, training resumes from its checkpoint and stops at once when it is complete).
+# The README's first command: install everything, make the default corpus (speech, room and noise pools and
+# fixed test sets), train each model briefly on items drawn on the fly (a demo of the training path, CPU),
+# then test the demo models, the shipped models and (when found) the authors' released AWSSDR checkpoint
+# on the same unseen test sets and print the results side by side. Re-running skips finished steps (the
+# corpus is kept, training resumes from its checkpoint and stops at once when it is complete).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PYTHONUNBUFFERED=1
 PY=.venv/bin/python
 
-echo "== 1/4 default corpus (data/default)"
+echo "== 1/4 default corpus (data/default): pools and fixed test sets"
 $PY scripts/0_make_default_data.py --scale small
 
-echo "== 2/4 AWSSDR: train and test on the default corpus"
+echo "== 2/4 AWSSDR: a demo training on drawn items, then the test split"
 $PY scripts/1_train_default.py
-$PY scripts/1_test_default.py
-t60=("ours=checkpoints/awssdr_default.eval/test/summary.json")
+t60=()
+test_t60() {  # NAME CHECKPOINT
+    $PY scripts/1_test_default.py --checkpoint "$2" --out "checkpoints/quickstart_eval/$1/t60"
+    t60+=("$1=checkpoints/quickstart_eval/$1/t60/summary.json")
+}
+test_t60 "demo" checkpoints/awssdr_default.dnn
+[ -d checkpoints/shipped/awssdr.dnn ] && test_t60 "shipped" checkpoints/shipped/awssdr.dnn
 released=${AWSSDR_RELEASED:-../shared/reference/awssdr/official/TrainSet2.dnn}
 if [ -d "$released" ]; then
-    echo "== AWSSDR: the authors' released checkpoint $released on the same test split"
-    $PY scripts/1_test_default.py --checkpoint "$released" --out checkpoints/released_TrainSet2.eval/test
-    t60+=("released TrainSet2.dnn=checkpoints/released_TrainSet2.eval/test/summary.json")
+    test_t60 "released TrainSet2" "$released"
 else
     echo "(the authors' released TrainSet2.dnn was not found at $released; set AWSSDR_RELEASED=PATH to compare)"
 fi
 
-echo "== 3/4 TDANet: train and test a small model on the default corpus's mixtures"
+echo "== 3/4 TDANet: a small demo model trained on drawn mixtures, then the test mixtures"
 $PY scripts/2_train_default.py
-$PY scripts/2_test_default.py
+separation=()
+test_separation() {  # NAME CHECKPOINT
+    $PY scripts/2_test_default.py --checkpoint "$2" --out "checkpoints/quickstart_eval/$1/separation"
+    separation+=("$1=checkpoints/quickstart_eval/$1/separation/summary.json")
+}
+test_separation "demo" checkpoints/tdanet_default.dnn
+[ -d checkpoints/shipped/tdanet.dnn ] && test_separation "shipped" checkpoints/shipped/tdanet.dnn
 
-echo "== 4/4 results"
-$PY scripts/show_results.py --t60 "${t60[@]}" --separation checkpoints/tdanet_default.eval/tt/summary.json
+echo "== 4/4 results on the default corpus's test sets (speakers and rooms unseen in training)"
+$PY scripts/show_results.py --t60 "${t60[@]}" --separation "${separation[@]}"

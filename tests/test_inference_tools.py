@@ -249,14 +249,3 @@ def test_python_api_matches_the_command_line_tools(awssdr_dnn, tdanet_dnn, tmp_p
     assert run("separate.py", "--checkpoint", tdanet_dnn, tmp_path / "x.wav", "--out", tmp_path).returncode == 0
     for i, source in enumerate(sources):
         np.testing.assert_allclose(source, sf.read(tmp_path / f"x_s{i + 1}.wav", dtype="float32")[0], atol=1e-5)
-
-
-def test_without_a_checkpoint_the_shipped_model_is_used_or_its_absence_said(tmp_path):
-    wave = reverberant_speech_like(3.0, 0.5, 16000, seed=11)
-    for shipped, call in ((awssdr_inference.DEFAULT_CHECKPOINT, lambda: awssdr.estimate_t60(wave, 16000)),
-                          (tdanet.inference.DEFAULT_CHECKPOINT, lambda: tdanet.separate(wave, 16000))):
-        if shipped.is_dir():
-            assert np.isfinite(call()).all()
-        else:
-            with pytest.raises(checkpoint.CheckpointError, match="no default .* model is shipped yet"):
-                call()

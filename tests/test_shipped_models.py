@@ -48,7 +48,8 @@ def test_the_tools_use_the_shipped_models_without_checkpoint(tmp_path):
 @pytest.mark.parametrize("model", sorted(SHIPPED))
 def test_a_rebuild_retraces_the_shipped_history(model, tmp_path):
     """The shipped config's first epoch, trained again here, gives the training loss and validation score the
-    committed checkpoint.json recorded (CPU, same seed and torch release)."""
+    committed checkpoint.json recorded (CPU, same seed and torch release). A wrong seed, another draw of the
+    data or another initialisation moves both by far more than the tolerance."""
     dnn_dir, config, script = SHIPPED[model]
     info = json.loads((dnn_dir / "checkpoint.json").read_text())
     pools = REPO_ROOT / yaml.safe_load((dnn_dir / "config.yaml").read_text())["data"]["pools"]
@@ -61,4 +62,6 @@ def test_a_rebuild_retraces_the_shipped_history(model, tmp_path):
                "--set", "train.progress=false")
     rebuilt = json.loads(next(tmp_path.glob("*.dnn")).joinpath("checkpoint.json").read_text())["history"][0]
     shipped = info["history"][0]
-    assert (rebuilt["train_loss"], rebuilt["valid_score"]) == (shipped["train_loss"], shipped["valid_score"])
+    # Equal to every printed digit in practice; the tolerance only absorbs BLAS thread-count rounding in numpy.
+    assert rebuilt["train_loss"] == pytest.approx(shipped["train_loss"], rel=1e-6)
+    assert rebuilt["valid_score"] == pytest.approx(shipped["valid_score"], rel=1e-6)

@@ -18,11 +18,7 @@ every manifest: a folder without corpus.json is incomplete.
 """
 import json
 import os
-import platform
-import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,7 +30,7 @@ import soundfile
 from speechkit.audio import AudioError, read_audio, write_audio
 from speechkit.drawn_data import MixtureDraw, Pools, T60Draw
 from speechkit.manifest import read_manifest, write_manifest
-from speechkit.progress import progress
+from speechkit.corpus.building import chunks, clear_output, process_pool, run_chunks, software_versions
 from speechkit.corpus.fixed_sets import MIXTURE_SPLITS, write_mixture_set, write_t60_set
 from speechkit.corpus.recorded import find_noise_clips, find_recorded_speech, load_recorded, split_of_speaker
 from speechkit.corpus.rooms import RIR_BITS, T60_RANGE_S, random_room_rir
@@ -68,12 +64,12 @@ class CorpusSizes:
 
 #          utterances        recorded  rooms               t60 (valid, test)  mixtures (cv, tt)
 # tiny     8 / 4 / 4         3         6 / 6 / 6           8 / 8              6 / 6          test fixture
-# small    500 / 80 / 160    40        300 / 60 / 100      120 / 240          60 / 120       quickstart
+# small    300 / 60 / 120    30        200 / 40 / 80       80 / 240           48 / 96        quickstart
 # large    500 / 80 / 160    all       2000 / 150 / 300    240 / 480          120 / 240      the shipped models
 SCALES = {
     "tiny": CorpusSizes(SplitCounts(8, 4, 4), 3, SplitCounts(6, 6, 6), SplitCounts(0, 8, 8), SplitCounts(0, 6, 6)),
-    "small": CorpusSizes(SplitCounts(500, 80, 160), 40, SplitCounts(300, 60, 100), SplitCounts(0, 120, 240),
-                         SplitCounts(0, 60, 120)),
+    "small": CorpusSizes(SplitCounts(300, 60, 120), 30, SplitCounts(200, 40, 80), SplitCounts(0, 80, 240),
+                         SplitCounts(0, 48, 96)),
     "large": CorpusSizes(SplitCounts(500, 80, 160), 100000, SplitCounts(2000, 150, 300), SplitCounts(0, 240, 480),
                          SplitCounts(0, 120, 240)),
 }
@@ -109,7 +105,7 @@ def _recorded_tasks(out_dir: Path, per_speaker: int) -> list[tuple]:
     tasks = []
     for split in SPLITS:
         items = [(u, split, f"{split}_rec{i:05d}") for i, (s, u) in enumerate(x for x in chosen if x[0] == split)]
-        tasks += [(split, out_dir, items[i:i + 64]) for i in range(0, len(items), 64)]
+        tasks += [(split, out_dir, chunk) for chunk in chunks(items, 64)]
     return tasks
 
 
@@ -152,23 +148,12 @@ def _text(value) -> str:
 
 # ---------------------------------------------------------------- orchestration
 def _run_stage(pool, worker, tasks: list[tuple], desc: str) -> dict[str, list[dict]]:
-    """worker(context, group) for every (split, context, group) task, in a process pool when given.
-
-    Tasks start in the given order (put the slowest first); returns each split's rows sorted by file path.
-    """
-    mapper = pool.map if pool is not None else map
+    """worker(context, group) for every (split, context, group) task (slowest first); each split's rows
+    sorted by file path."""
     rows = {split: [] for split, _, _ in tasks}
-    with progress(total=sum(len(group) for _, _, group in tasks), desc=desc, unit="item") as bar:
-        results = mapper(worker, [context for _, context, _ in tasks], [group for _, _, group in tasks])
-        for (split, _, _), group_rows in zip(tasks, results):
-            rows[split] += group_rows
-            bar.update(len(group_rows))
-    first_column = lambda row: next(iter(row.values()))  # noqa: E731 - the file path, "path" or "mix_path"
-    return {split: sorted(split_rows, key=first_column) for split, split_rows in rows.items()}
-
-
-def _chunks(count: int, size: int = 16) -> list[range]:
-    return [range(start, min(start + size, count)) for start in range(0, count, size)]
+    for (split, _, _), group_rows in zip(tasks, run_chunks(pool, worker, [task[1:] for task in tasks], desc)):
+        rows[split] += group_rows
+    return {split: sorted(split_rows, key=lambda row: row["path"]) for split, split_rows in rows.items()}
 
 
 def _settings(scale: str, seed: int) -> dict:
@@ -181,29 +166,11 @@ def _settings(scale: str, seed: int) -> dict:
                         "t60_draw": asdict(T60Draw()), "mixture_draw": asdict(MixtureDraw())}}
 
 
-def _prepare_folder(out_dir: Path, settings: dict, overwrite: bool) -> bool:
-    """True when `out_dir` already holds this exact corpus; clears an old or partial one if allowed."""
+def _is_made(out_dir: Path, settings: dict) -> bool:
+    """True when `out_dir` holds a complete corpus made with these settings."""
     record = out_dir / "corpus.json"
-    if record.is_file() and not overwrite:
-        previous = json.loads(record.read_text())
-        if {key: previous.get(key) for key in settings} == json.loads(json.dumps(settings)):
-            return True
-    existing = [name for name in OUTPUT_NAMES if (out_dir / name).exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"{out_dir} already holds {', '.join(existing)} from another or an interrupted "
-                              f"run; pass overwrite=True (--overwrite) to replace them, or choose another folder")
-    for name in existing:
-        if (out_dir / name).is_dir():
-            shutil.rmtree(out_dir / name)
-        else:
-            (out_dir / name).unlink()
-    return False
-
-
-def _versions() -> dict:
-    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "pyroomacoustics": pyroomacoustics.__version__, "soundfile": soundfile.__version__,
-            **engine_versions()}
+    return record.is_file() and ({key: json.loads(record.read_text()).get(key) for key in settings}
+                                 == json.loads(json.dumps(settings)))
 
 
 def _write_manifests(out_dir: Path, folder: str, rows: dict[str, list[dict]]) -> None:
@@ -223,7 +190,7 @@ def _speech_tasks(out_dir: Path, seed: int, sizes: CorpusSizes) -> list[tuple]:
 
 def _room_tasks(out_dir: Path, seed: int, sizes: CorpusSizes) -> list[tuple]:
     return [(split, (out_dir, seed, split), chunk) for split in SPLITS
-            for chunk in _chunks(getattr(sizes.rooms, split))]
+            for chunk in chunks(range(getattr(sizes.rooms, split)), 16)]
 
 
 def _generate(pool, out_dir: Path, settings: dict) -> dict:
@@ -264,17 +231,14 @@ def make_default_corpus(out_dir="data/default", scale: str = "small", seed: int 
     """
     out_dir = Path(out_dir)
     settings = _settings(scale, seed)
-    if _prepare_folder(out_dir, settings, overwrite):
+    if not overwrite and _is_made(out_dir, settings):
         return json.loads((out_dir / "corpus.json").read_text())
+    clear_output(out_dir, OUTPUT_NAMES, overwrite, "an older or unfinished corpus")
     require_engines()
-    workers = workers or os.cpu_count() or 1
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
-    try:
+    with process_pool(workers or os.cpu_count() or 1) as pool:
         counts = _generate(pool, out_dir, settings)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    record = {**settings, "counts": counts, "versions": _versions()}
+    versions = {**software_versions(np, scipy, pyroomacoustics, soundfile), **engine_versions()}
+    record = {**settings, "counts": counts, "versions": versions}
     (out_dir / "corpus.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
