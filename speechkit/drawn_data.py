@@ -114,10 +114,9 @@ def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: f
     return candidates[rng.integers(len(candidates))]
 
 
-def reverberate(dry: np.ndarray, rir: np.ndarray, keep_tail: bool = False) -> np.ndarray:
-    """`dry` convolved with `rir`, truncated to the dry length unless `keep_tail`."""
-    wet = fftconvolve(dry, rir)
-    return (wet if keep_tail else wet[:len(dry)]).astype(np.float32)
+def reverberate(dry: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """`dry` convolved with `rir`, truncated to the dry length: the decays to learn from lie between words."""
+    return fftconvolve(dry, rir)[:len(dry)].astype(np.float32)
 
 
 def draw_noise(pools: Pools, kind: str, num_samples: int, rng: np.random.Generator, talking: Speaker) -> np.ndarray:

@@ -21,7 +21,7 @@ def run(script: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def tiny_overrides(corpus: Path, work: Path) -> list[str]:
-    sets = {"data.train": corpus / "t60/train.csv", "data.valid": corpus / "t60/valid.csv",
+    sets = {"data.pools": corpus, "data.items_per_epoch": 24, "data.valid": corpus / "t60/valid.csv",
             "data.test": corpus / "t60/test.csv", "data.cache_dir": work / "cache", "checkpoint_dir": work,
             "train.epochs": 2, "train.progress": "false", "model.hidden": 32}
     return [arg for key, value in sets.items() for arg in ("--set", f"{key}={value}")]
@@ -31,7 +31,7 @@ def test_train_and_test_scripts_on_the_tiny_corpus(tiny_corpus, tmp_path):
     result = run("1_train_default.py", *tiny_overrides(tiny_corpus, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((tmp_path / "awssdr_default.dnn" / "checkpoint.json").read_text())
-    assert info["epoch"] == 2 and info["step"] == 2 * 2  # 24 utterances = 2 batches of 16, a step each
+    assert info["epoch"] == 2 and info["step"] == 2 * 2  # 24 drawn items = 2 batches of 16, a step each
     result = run("1_test_default.py", *tiny_overrides(tiny_corpus, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "awssdr_default.eval" / "test"

@@ -22,7 +22,7 @@ TINY_MODEL = {"in_channels": 16, "out_channels": 8, "num_blocks": 2, "upsampling
 
 def tiny_config(corpus: Path, work: Path, epochs: int = 4) -> TDANetConfig:
     cfg = TDANetConfig(name="tiny", checkpoint_dir=str(work), model=ModelConfig(**TINY_MODEL),
-                       data=DataConfig(train=str(corpus / "lrs2mix/tr"), valid=str(corpus / "lrs2mix/cv"),
+                       data=DataConfig(pools=str(corpus), items_per_epoch=12, valid=str(corpus / "lrs2mix/cv"),
                                        test=str(corpus / "lrs2mix/tt"), segment_s=1.0))
     cfg.train.epochs, cfg.train.progress, cfg.optim.lr = epochs, False, 3e-3
     return cfg
@@ -45,7 +45,8 @@ def test_test_script_writes_scores_and_examples(tiny_corpus, tmp_path):
     out = tmp_path / "tiny.eval" / "tt"
     with open(out / "per_utterance.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 4 and list(rows[0]) == ["id", "si_snr", "si_snri", "sdr", "sdri"]
+    assert len(rows) == 6 and list(rows[0]) == ["id", "type", "si_snr", "si_snri", "sdr", "sdri"]
+    assert len({row["type"] for row in rows}) == 6  # one mixture of each type
     summary = json.loads((out / "summary.json").read_text())
     assert summary["si_snri"] == pytest.approx(np.mean([float(r["si_snri"]) for r in rows]), abs=1e-4)
     examples = sorted(p.name for p in (out / "examples").iterdir())
