@@ -105,11 +105,12 @@ def draw_speech(speaker: Speaker, num_samples: int, rng: np.random.Generator, sa
     return joined[start:start + num_samples]
 
 
-def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: float,
+def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: float, kind: str | None = None,
                  exclude: Speaker | None = None) -> Speaker:
-    """A speaker of a kind drawn with `recorded_probability` (the other kind when the pool lacks one)."""
-    kind = "recorded" if rng.random() < recorded_probability else "tts"
-    candidates = [s for s in pools.speakers_of(kind) if s is not exclude] or \
+    """A speaker of `kind`, or of a kind drawn with `recorded_probability` when `kind` is None (the other
+    kind when the pool lacks one)."""
+    drawn = "recorded" if rng.random() < recorded_probability else "tts"  # drawn even when forced: same streams
+    candidates = [s for s in pools.speakers_of(kind or drawn) if s is not exclude] or \
                  [s for s in pools.speakers if s is not exclude]
     return candidates[rng.integers(len(candidates))]
 
@@ -133,8 +134,10 @@ def draw_noise(pools: Pools, kind: str, num_samples: int, rng: np.random.Generat
     return (looped / max(np.sqrt(np.mean(looped**2)), 1e-8)).astype(np.float32)
 
 
-def _noise_kinds(pools: Pools) -> tuple[str, ...]:
-    return NOISE_KINDS if pools.noises else NOISE_KINDS[:-1]
+def draw_noise_kind(pools: Pools, rng: np.random.Generator) -> str:
+    """One of NOISE_KINDS, uniformly ('recorded' only when the pool has recorded noise clips)."""
+    kinds = NOISE_KINDS if pools.noises else NOISE_KINDS[:-1]
+    return kinds[rng.integers(len(kinds))]
 
 
 # ---------------------------------------------------------------- T60 items
@@ -168,8 +171,7 @@ def draw_t60_item(pools: Pools, rng: np.random.Generator, num_samples: int, draw
                   snr_db: float | None | str = "draw", kind: str | None = None) -> tuple[np.ndarray, float, dict]:
     """(reverberant wave, measured T60 in s, what was drawn); `snr_db` None is clean, `kind` forces a
     speech kind (the fixed test sets balance these instead of drawing them)."""
-    probability = draw.recorded_probability if kind is None else float(kind == "recorded")
-    speaker = draw_speaker(pools, rng, probability)
+    speaker = draw_speaker(pools, rng, draw.recorded_probability, kind)
     dry = draw_speech(speaker, num_samples, rng, pools.sample_rate)
     rir, t60_s, room = draw_rir(pools, rng, draw.augment_probability)
     wave = reverberate(dry, rir)
@@ -177,8 +179,7 @@ def draw_t60_item(pools: Pools, rng: np.random.Generator, num_samples: int, draw
         snr_db = None if rng.random() < draw.clean_probability else float(rng.uniform(*draw.snr_db))
     noise_kind = "none"
     if snr_db is not None:
-        kinds = _noise_kinds(pools)
-        noise_kind = kinds[rng.integers(len(kinds))]
+        noise_kind = draw_noise_kind(pools, rng)
         wave = mix_at_snr(wave, draw_noise(pools, noise_kind, num_samples, rng, speaker), snr_db)
     info = {"voice": speaker.name, "kind": speaker.kind, "room": room, "snr_db": snr_db, "noise": noise_kind}
     return normalise_and_dither(wave, draw.peak, rng), t60_s, info
@@ -212,9 +213,8 @@ def draw_mixture(pools: Pools, rng: np.random.Generator, num_samples: int, draw:
     """(mixture (samples,), sources (2, samples), what was drawn): two different speakers, their
     reverberant images as the targets when reverberant, mix = s1 + s2 (+ noise). `kinds` and
     `reverberant` force what is otherwise drawn (the fixed test sets balance them)."""
-    first = draw_speaker(pools, rng, draw.recorded_probability if kinds[0] is None else float(kinds[0] == "recorded"))
-    second = draw_speaker(pools, rng, draw.recorded_probability if kinds[1] is None else float(kinds[1] == "recorded"),
-                          exclude=first)
+    first = draw_speaker(pools, rng, draw.recorded_probability, kinds[0])
+    second = draw_speaker(pools, rng, draw.recorded_probability, kinds[1], exclude=first)
     sources = np.stack([draw_speech(s, num_samples, rng, pools.sample_rate) for s in (first, second)])
     if reverberant is None:
         reverberant = bool(rng.random() < draw.reverberant_probability)
@@ -225,8 +225,7 @@ def draw_mixture(pools: Pools, rng: np.random.Generator, num_samples: int, draw:
     sources[0] *= 10 ** (level_db / 20)
     mixture = sources.sum(0)
     if rng.random() < draw.noise_probability:
-        kinds_ = _noise_kinds(pools)
-        noise = draw_noise(pools, kinds_[rng.integers(len(kinds_))], num_samples, rng, first)
+        noise = draw_noise(pools, draw_noise_kind(pools, rng), num_samples, rng, first)
         mixture = mix_at_snr(mixture, noise, float(rng.uniform(*draw.snr_db)))
     scale = rng.uniform(*draw.peak) / max(np.max(np.abs(np.concatenate([mixture[None], sources]))), 1e-8)
     info = {"s1_voice": first.name, "s2_voice": second.name, "s1_kind": first.kind, "s2_kind": second.kind,
