@@ -15,16 +15,18 @@ $PY scripts/0_make_default_data.py --scale small
 
 echo "== 2/4 AWSSDR: a demo training on drawn items, then the test split"
 $PY scripts/1_train_default.py
-t60=()
-test_t60() {  # NAME CHECKPOINT
-    $PY scripts/1_test_default.py --checkpoint "$2" --out "checkpoints/quickstart_eval/$1/t60"
-    t60+=("$1=checkpoints/quickstart_eval/$1/t60/summary.json")
+evaluate() {  # SUMMARIES_ARRAY TEST_SCRIPT TASK NAME CHECKPOINT: test it, add NAME=summary to the array
+    local -n summaries=$1
+    local out="checkpoints/quickstart_eval/$4/$3"
+    $PY "scripts/$2" --checkpoint "$5" --out "$out"
+    summaries+=("$4=$out/summary.json")
 }
-test_t60 "demo" checkpoints/awssdr_default.dnn
-[ -d checkpoints/shipped/awssdr.dnn ] && test_t60 "shipped" checkpoints/shipped/awssdr.dnn
+t60=()
+evaluate t60 1_test_default.py t60 "demo" checkpoints/awssdr_default.dnn
+[ -d checkpoints/shipped/awssdr.dnn ] && evaluate t60 1_test_default.py t60 "shipped" checkpoints/shipped/awssdr.dnn
 released=${AWSSDR_RELEASED:-../shared/reference/awssdr/official/TrainSet2.dnn}
 if [ -d "$released" ]; then
-    test_t60 "released TrainSet2" "$released"
+    evaluate t60 1_test_default.py t60 "released TrainSet2" "$released"
 else
     echo "(the authors' released TrainSet2.dnn was not found at $released; set AWSSDR_RELEASED=PATH to compare)"
 fi
@@ -32,12 +34,8 @@ fi
 echo "== 3/4 TDANet: a small demo model trained on drawn mixtures, then the test mixtures"
 $PY scripts/2_train_default.py
 separation=()
-test_separation() {  # NAME CHECKPOINT
-    $PY scripts/2_test_default.py --checkpoint "$2" --out "checkpoints/quickstart_eval/$1/separation"
-    separation+=("$1=checkpoints/quickstart_eval/$1/separation/summary.json")
-}
-test_separation "demo" checkpoints/tdanet_default.dnn
-[ -d checkpoints/shipped/tdanet.dnn ] && test_separation "shipped" checkpoints/shipped/tdanet.dnn
+evaluate separation 2_test_default.py separation "demo" checkpoints/tdanet_default.dnn
+[ -d checkpoints/shipped/tdanet.dnn ] && evaluate separation 2_test_default.py separation "shipped" checkpoints/shipped/tdanet.dnn
 
 echo "== 4/4 results on the default corpus's test sets (speakers and rooms unseen in training)"
 $PY scripts/show_results.py --t60 "${t60[@]}" --separation "${separation[@]}"
