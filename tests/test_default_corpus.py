@@ -69,6 +69,12 @@ def test_mix_at_snr_reaches_the_requested_power_ratio():
     assert 10 * np.log10(np.mean(speech**2) / np.mean((mixed - speech) ** 2)) == pytest.approx(10.0, abs=1e-3)
 
 
+@pytest.mark.parametrize("num_samples", [16000, 63997])  # 63997 is prime: shaped longer, then cropped
+def test_coloured_noise_has_the_asked_length_and_unit_rms(num_samples):
+    noise = coloured_noise(num_samples, "brown", np.random.default_rng(0))
+    assert noise.shape == (num_samples,) and np.sqrt(np.mean(noise.astype(np.float64) ** 2)) == pytest.approx(1.0)
+
+
 def test_brown_noise_is_darker_than_pink_than_white():
     rng = np.random.default_rng(0)
     low_share = {}

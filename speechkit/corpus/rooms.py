@@ -67,11 +67,13 @@ def _fit_range_db(rir: np.ndarray, sample_rate: int, decay_db: float) -> np.ndar
 
 
 def _line_fit(values: np.ndarray) -> tuple[float, float]:
-    """Slope per sample and R^2 of the least-squares line through `values` (closed form)."""
+    """Slope per sample and R^2 of the least-squares line through `values` (closed form). Sums of products,
+    not np.dot: BLAS threads in a DataLoader worker beside a busy training step ran this eight times slower."""
     index = np.arange(values.size) - (values.size - 1) / 2
     centred = values - values.mean()
-    slope = np.dot(index, centred) / np.dot(index, index)
-    return float(slope), float(slope * np.dot(index, centred) / np.dot(centred, centred))
+    covariance = np.sum(index * centred)
+    slope = covariance / np.sum(index * index)
+    return float(slope), float(slope * covariance / np.sum(centred * centred))
 
 
 def measure_t60(rir: np.ndarray, sample_rate: int, decay_db: float = 30) -> float:
