@@ -12,7 +12,6 @@ Run from the repository root: `python bench/bench_awssdr_denormals.py [--epochs 
 """
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from awssdr.recipe import train
 from speechkit import checkpoint
 from speechkit.config import load_config
 from speechkit.denormals import set_flush_denormal
+from speechkit.machine import describe
 from speechkit.optim import make_optimizer
 from speechkit.sampler import LengthBucketSampler
 
@@ -62,9 +62,7 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    print(f"{cpu}, {args.threads} thread(s), torch {torch.__version__}")
+    print(f"{describe()}, {args.threads} thread(s), torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         base = ["train.progress=false", f"checkpoint_dir={tmp}"]
         cfg = load_config(args.config, AWSSDRConfig, base)
@@ -89,7 +87,7 @@ def main() -> None:
                      f"{row['denormal_weights'] / row['weights']:>16.2%}") if "ratio" in row else ""
             print(f"{epoch:>5} {row['epoch_s_flushed']:>18.1f} {probe}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"cpu": cpu, "threads": args.threads, "rows": rows}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"cpu": describe(), "threads": args.threads, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -119,18 +119,6 @@ def run_in_subprocess(spec: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def processor_name() -> str:
-    """The CPU's model name, vendor and whether it has AVX-512, from /proc/cpuinfo (Linux)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown processor (no /proc/cpuinfo)"
-    info = dict(line.split(":", 1) for line in lines if ":" in line)  # the last core's; all are alike here
-    info = {k.strip(): v.strip() for k, v in info.items()}
-    avx512 = "AVX-512" if "avx512f" in info.get("flags", "").split() else "no AVX-512"
-    return f"{info.get('model name', '?')} ({info.get('vendor_id', '?')}, {avx512}, {os.cpu_count()} logical cores)"
-
-
 def print_table(results: list[dict]) -> None:
     header = (f"{'model':<13} {'task':<6} {'input':>9} {'mode':<8} {'dtype':<9} {'kernels':<7} {'min s':>7} "
               f"{'median s':>8} {'RTF':>6} {'peak GiB':>8} {'above start GiB':>15} {'warm-up s':>9}")
@@ -162,12 +150,14 @@ def main() -> None:
         return
     import torch
 
+    from speechkit.machine import describe
+
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     specs = measurements(args, device)
     print(f"TDANet {args.variant}, {args.sample_rate} Hz, {device}, {args.threads} threads, torch {torch.__version__}, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}; "
           f"{len(specs)} measurements, each in a fresh process")
-    print(f"processor: {processor_name()}\n")
+    print(f"processor: {describe()}\n")
     results = []
     for spec in specs:
         results.append(run_in_subprocess(spec))

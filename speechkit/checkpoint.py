@@ -5,7 +5,7 @@
     trainer_state.pyt    scheduler state and early-stopping counters, for resuming
     best_weights.pyt     state_dict of the epoch with the best validation score
     config.yaml          the resolved experiment config, for resuming (and loading checkpoints without a spec)
-    checkpoint.json      epoch, step, best validation score, history, library versions, and under "model"
+    checkpoint.json      epoch, step, best validation score, history, library versions and processor, and under "model"
                          what rebuilds the network: {"kind", "args" (constructor arguments), ...}
 
 A save writes a complete new directory `NAME.dnn.tmp/` and then swaps it in with renames, so a crash
@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from .errors import UserError
+from .machine import machine
 
 WEIGHTS = "latest_weights.pyt"
 OPTIM = "latest_optim.pyt"
@@ -160,9 +161,11 @@ def export_for_inference(dnn_dir, out_dir) -> Path:
 
 
 def library_versions() -> dict:
-    """Versions recorded in checkpoint.json so a result can be traced to its software."""
+    """Versions recorded in checkpoint.json so a result can be traced to its software, and the processor
+    (`speechkit.machine`): float32 weights are reproducible on one kind of processor, not across kinds."""
     import numpy
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            **machine()}
 
 
 def _existing(dnn_dir) -> Path:
