@@ -1,4 +1,5 @@
 """The AWSSDR experiment steps that the numbered scripts run: train a checkpoint, test one on a manifest."""
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -14,13 +15,14 @@ from .evaluation import evaluate_estimator
 from .inference import build_model, load_estimator, model_spec
 
 
-def mse_loss(model, batch, device) -> torch.Tensor:
+def mse_loss(model, batch, device, bf16: bool = False) -> torch.Tensor:
     """Squared error per utterance; counts batches in the model's `step` buffer as the authors did."""
     sdr, mask, t60_s = (t.to(device) for t in batch)
     if model.training:
         _unwrap(model).step += 1
-    estimate, _, _ = model(sdr, mask)
-    return (estimate.squeeze(1) - t60_s) ** 2
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        estimate, _, _ = model(sdr, mask)
+    return (estimate.float().squeeze(1) - t60_s) ** 2
 
 
 def train(cfg: AWSSDRConfig) -> dict:
@@ -38,7 +40,8 @@ def train(cfg: AWSSDRConfig) -> dict:
                                    cfg.train.seed))
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
         model = build_model(cfg.model, cfg.features.n_mels)
-        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, mse_loss)
+        loss = partial(mse_loss, bf16=cfg.precision == "bf16")
+        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
                    model_spec(cfg.model, cfg.features))
 

@@ -1,14 +1,16 @@
 """Is training on drawn data starved? Items per second that the on-the-fly pipeline makes (one process, as
 one DataLoader worker does) against items per second that the training step consumes, side by side in one
 run, for the AWSSDR and TDANet configs given (default: the shipped ones). A ratio above 1 means one worker
-keeps the step fed; below 1, add workers (`train.num_workers`) or the step waits for data.
+keeps the step fed; below 1, add workers (`train.num_workers`) or the step waits for data. The AWSSDR step
+is timed twice on the same batches: float32, and under `precision: bf16` (autocast; fast where the CPU has
+AMX, as Intel Sapphire Rapids does).
 
     python bench/bench_drawn_data.py                       # the shipped configs, 1 thread each, as trained
     python bench/bench_drawn_data.py --items 64 --steps 10
 """
 import argparse
-import platform
 import time
+from functools import partial
 
 import torch
 
@@ -20,17 +22,11 @@ from awssdr.recipe import mse_loss
 from speechkit.config import load_config
 from speechkit.denormals import set_flush_denormal
 from speechkit.drawn_data import drawn_mixture_set
+from speechkit.machine import describe
 from speechkit.separation_data import collate as mixture_collate
 from tdanet.config import TDANetConfig
 from tdanet.inference import build_model as build_tdanet
 from tdanet.recipe import pit_si_snr_loss
-
-
-def processor() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def items_per_s(dataset, count: int) -> float:
@@ -65,17 +61,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     set_flush_denormal(True)
-    print(f"{processor()}, torch {torch.__version__}, {args.threads} thread(s) for the step, data in one process")
-    print(f"{'model':<8}{'items/s made':>14}{'items/s trained':>17}{'made / trained':>16}")
+    print(f"{describe()}, torch {torch.__version__}, {args.threads} thread(s) for the step, data in one process")
+    print(f"{'model':<12}{'items/s made':>14}{'items/s trained':>17}{'made / trained':>16}")
 
     cfg = load_config(args.awssdr_config, AWSSDRConfig)
     data = drawn_t60_set(cfg.data.pools, cfg.data.draw, cfg.features, args.items, cfg.train.seed)
     made = items_per_s(data, args.items)
-    model = build_awssdr(cfg.model, cfg.features.n_mels)
     batches = [t60_collate([data[i] for i in range(b * 16, b * 16 + cfg.train.batch_size)]) for b in range(4)]
     batches = [batches[i % 4] for i in range(args.steps + 1)]
-    trained = step_items_per_s(model, mse_loss, batches, torch.optim.Adam(model.parameters()))
-    print(f"{'AWSSDR':<8}{made:>14.1f}{trained:>17.1f}{made / trained:>16.2f}")
+    for precision in ("float32", "bf16"):  # bf16: the `precision: bf16` option (autocast), on the same batches
+        model = build_awssdr(cfg.model, cfg.features.n_mels)
+        loss = partial(mse_loss, bf16=precision == "bf16")
+        trained = step_items_per_s(model, loss, batches, torch.optim.Adam(model.parameters()))
+        name = "AWSSDR" if precision == "float32" else "AWSSDR bf16"
+        print(f"{name:<12}{made:>14.1f}{trained:>17.1f}{made / trained:>16.2f}")
 
     cfg = load_config(args.tdanet_config, TDANetConfig)
     data = drawn_mixture_set(cfg.data.pools, cfg.data.draw, cfg.data.sample_rate, cfg.data.segment_s, args.items,
@@ -85,7 +84,7 @@ def main() -> None:
     size = cfg.train.batch_size
     batches = [mixture_collate([data[i] for i in range(b * size, (b + 1) * size)]) for b in range(args.steps + 1)]
     trained = step_items_per_s(model, pit_si_snr_loss, batches, torch.optim.Adam(model.parameters()))
-    print(f"{'TDANet':<8}{made:>14.1f}{trained:>17.1f}{made / trained:>16.2f}")
+    print(f"{'TDANet':<12}{made:>14.1f}{trained:>17.1f}{made / trained:>16.2f}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes (drawn training data: 1 keeps a core computing items)
     threads: int | None = None  # torch threads of the training process (None: torch's default, one per core)
     resume: bool = True  # continue from the checkpoint's last finished epoch when it exists
+    # Start from the weights of this .dnn (the ones its loaders use: best_weights.pyt when present) instead of
+    # the seeded initialisation, with a fresh optimizer and schedule: fine-tuning, or a second stage of a run.
+    init_from: str | None = None
     progress: bool = True
 
 
@@ -108,6 +111,9 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
     info = {"epoch": 0, "step": 0, "best_valid": None, "best_epoch": None, "stopped": None, "history": []}
     if cfg.resume and checkpoint.can_resume(dnn_dir):
         info = _resume(dnn_dir, model, optimizer, schedule, config, process)
+    elif cfg.init_from is not None:
+        model.load_state_dict(checkpoint.load_model_weights(cfg.init_from))
+        _say(process, f"starting from the weights of {cfg.init_from}")
     if model_spec is not None:
         info["model"] = model_spec
     if info["stopped"]:

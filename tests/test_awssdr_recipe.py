@@ -7,10 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from awssdr import dataset as awssdr_dataset
 from awssdr.dataset import T60Dataset
 from awssdr.features import SDRParams
+from awssdr.model import AWSSDR, pad_sdr_batch
+from awssdr.recipe import mse_loss
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,6 +44,19 @@ def test_train_and_test_scripts_on_the_tiny_corpus(tiny_corpus, tmp_path):
     assert len((out / "per_utterance.csv").read_text().splitlines()) == 9
     assert (out / "scatter.png").stat().st_size > 1000 and (out / "attention.png").stat().st_size > 1000
     assert "bias = mean of estimate - truth" in result.stdout
+
+
+def test_bf16_precision_runs_the_network_in_bfloat16_and_keeps_the_loss_float32():
+    torch.manual_seed(0)
+    model = AWSSDR(hidden=32, mask_padding=True)
+    sdr, mask = pad_sdr_batch([torch.randn(40, frames) * 0.1 for frames in (90, 60)])
+    batch = (sdr, mask, torch.tensor([0.4, 1.1]))
+    full = mse_loss(model, batch, torch.device("cpu"))
+    half = mse_loss(model, batch, torch.device("cpu"), bf16=True)
+    assert half.dtype == torch.float32 and not torch.equal(half, full)  # bfloat16 roundings: autocast was on
+    assert torch.allclose(half, full, rtol=0.05, atol=1e-3)
+    half.mean().backward()
+    assert all(p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all() for p in model.parameters())
 
 
 def test_features_are_cached_per_manifest_and_parameters(tiny_corpus, tmp_path, monkeypatch):

@@ -31,6 +31,17 @@ def test_training_writes_a_checkpoint_and_lowers_the_loss(tmp_path):
     assert info["history"][-1]["lr"] == pytest.approx(1e-2 * 0.95 ** 4)
 
 
+def test_init_from_starts_from_another_checkpoints_weights(tmp_path):
+    tiny_task.train(tmp_path / "first.dnn", epochs=3)
+    started = tiny_task.train(tmp_path / "none.dnn", epochs=0, init_from=str(tmp_path / "first.dnn"))
+    assert_same(started["model"].state_dict(), weights(tmp_path / "first.dnn", "best"))
+    fresh = tiny_task.train(tmp_path / "fresh.dnn", epochs=1)["info"]["history"][0]
+    tuned = tiny_task.train(tmp_path / "tuned.dnn", epochs=1, init_from=str(tmp_path / "first.dnn"))
+    assert tuned["info"]["history"][0]["valid_score"] < fresh["valid_score"]
+    with pytest.raises(checkpoint.CheckpointError, match="not found"):
+        tiny_task.train(tmp_path / "other.dnn", epochs=1, init_from=str(tmp_path / "missing.dnn"))
+
+
 def test_same_seed_gives_identical_checkpoint(tmp_path):
     tiny_task.train(tmp_path / "a.dnn")
     tiny_task.train(tmp_path / "b.dnn")
