@@ -87,7 +87,8 @@ def main() -> None:
                      f"{row['denormal_weights'] / row['weights']:>16.2%}") if "ratio" in row else ""
             print(f"{epoch:>5} {row['epoch_s_flushed']:>18.1f} {probe}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"cpu": describe(), "threads": args.threads, "rows": rows}, indent=2) + "\n")
+        record = {"cpu": describe(), "threads": args.threads, "rows": rows}
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@
     trainer_state.pyt    scheduler state and early-stopping counters, for resuming
     best_weights.pyt     state_dict of the epoch with the best validation score
     config.yaml          the resolved experiment config, for resuming (and loading checkpoints without a spec)
-    checkpoint.json      epoch, step, best validation score, history, library versions and processor, and under "model"
-                         what rebuilds the network: {"kind", "args" (constructor arguments), ...}
+    checkpoint.json      epoch, step, best validation score, history, library versions and processor, and
+                         under "model" what rebuilds the network: {"kind", "args" (constructor arguments), ...}
 
 A save writes a complete new directory `NAME.dnn.tmp/` and then swaps it in with renames, so a crash
 at any moment leaves either the previous checkpoint or the new one, never a mix or a half-written file.

@@ -53,8 +53,8 @@ def test_the_tools_use_the_shipped_models_without_checkpoint(tmp_path):
 @pytest.mark.parametrize("model", sorted(SHIPPED))
 def test_a_rebuild_retraces_the_shipped_history(model, tmp_path):
     """The shipped config's first epoch, trained again here, gives the training loss and validation score the
-    committed checkpoint.json recorded (CPU, same seed, torch release and kind of processor). A wrong seed, another draw of the
-    data or another initialisation moves both by far more than the tolerance."""
+    committed checkpoint.json recorded (CPU, same seed, torch release and kind of processor). A wrong seed,
+    another draw of the data or another initialisation moves both by far more than the tolerance."""
     dnn_dir, config, script = SHIPPED[model]
     info = json.loads((dnn_dir / "checkpoint.json").read_text())
     pools = REPO_ROOT / yaml.safe_load((dnn_dir / "config.yaml").read_text())["data"]["pools"]
