@@ -45,7 +45,7 @@ class AWSSDRConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=100, batch_size=16, accumulate_batches=16, accumulate="sum"))
     # bf16: the network runs under bfloat16 autocast (features, softmax and loss stay float32). Not in the
-    # paper. On CPUs with AMX (Intel Sapphire Rapids and later) a training step is about 1.9x faster
+    # paper. On an Intel Xeon with AMX (bf16 matrix units) a training step was 1.9x faster
     # (bench/bench_drawn_data.py); elsewhere it may be slower. Same seed and processor: same weights.
     precision: Literal["float32", "bf16"] = "float32"
     checkpoint_dir: str = "checkpoints"
