@@ -44,9 +44,9 @@ class AWSSDRConfig:
         schedule=ScheduleConfig(kind="exponential", start_epoch=50, gamma=0.95)))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=100, batch_size=16, accumulate_batches=16, accumulate="sum"))
-    # bf16: the network runs under bfloat16 autocast (features, softmax and loss stay float32). Not in the
-    # paper. On an Intel Xeon with AMX (bf16 matrix units) a training step was 1.9x faster
-    # (bench/bench_drawn_data.py); elsewhere it may be slower. Same seed and processor: same weights.
+    # bf16: training steps run the network under bfloat16 autocast (features, softmax, loss and validation stay
+    # float32). Not in the paper. On an Intel Xeon with AMX (bf16 matrix units) a training step was 1.9x
+    # faster (bench/bench_drawn_data.py); elsewhere it may be slower. Same seed and processor: same weights.
     precision: Literal["float32", "bf16"] = "float32"
     checkpoint_dir: str = "checkpoints"
 

@@ -16,11 +16,12 @@ from .inference import build_model, load_estimator, model_spec
 
 
 def mse_loss(model, batch, device, bf16: bool = False) -> torch.Tensor:
-    """Squared error per utterance; counts batches in the model's `step` buffer as the authors did."""
+    """Squared error per utterance; counts batches in the model's `step` buffer as the authors did. `bf16`
+    autocasts training steps only: validation runs in float32, as inference does."""
     sdr, mask, t60_s = (t.to(device) for t in batch)
     if model.training:
         _unwrap(model).step += 1
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and model.training):
         estimate, _, _ = model(sdr, mask)
     return (estimate.float().squeeze(1) - t60_s) ** 2
 

@@ -46,7 +46,7 @@ def test_train_and_test_scripts_on_the_tiny_corpus(tiny_corpus, tmp_path):
     assert "bias = mean of estimate - truth" in result.stdout
 
 
-def test_bf16_precision_runs_the_network_in_bfloat16_and_keeps_the_loss_float32():
+def test_bf16_precision_trains_in_bfloat16_keeps_the_loss_float32_and_validates_in_float32():
     torch.manual_seed(0)
     model = AWSSDR(hidden=32, mask_padding=True)
     sdr, mask = pad_sdr_batch([torch.randn(40, frames) * 0.1 for frames in (90, 60)])
@@ -57,6 +57,9 @@ def test_bf16_precision_runs_the_network_in_bfloat16_and_keeps_the_loss_float32(
     assert torch.allclose(half, full, rtol=0.05, atol=1e-3)
     half.mean().backward()
     assert all(p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all() for p in model.parameters())
+    model.eval()  # validation scores what inference computes: float32
+    cpu = torch.device("cpu")
+    assert torch.equal(mse_loss(model, batch, cpu, bf16=True), mse_loss(model, batch, cpu))
 
 
 def test_features_are_cached_per_manifest_and_parameters(tiny_corpus, tmp_path, monkeypatch):
