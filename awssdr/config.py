@@ -47,7 +47,9 @@ class AWSSDRConfig:
     # bf16: training steps run the network under bfloat16 autocast (features, softmax, loss and validation stay
     # float32). Not in the paper. On an Intel Xeon with AMX (bf16 matrix units) a training step was 1.9x
     # faster (bench/bench_drawn_data.py); elsewhere it may be slower. Same seed and processor: same weights.
-    precision: Literal["float32", "bf16"] = "float32"
+    # auto: bf16 where the device has bf16 matrix units (AMX, a CUDA GPU), else float32; the checkpoint's
+    # config records which (speechkit.machine.training_precision).
+    precision: Literal["float32", "bf16", "auto"] = "float32"
     checkpoint_dir: str = "checkpoints"
 
     @property

@@ -1,4 +1,5 @@
 """The AWSSDR experiment steps that the numbered scripts run: train a checkpoint, test one on a manifest."""
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import torch
 from speechkit import checkpoint
 from speechkit.cli import experiment_parser
 from speechkit.config import load_config, to_dict
+from speechkit.machine import training_precision
 from speechkit.trainer import Task, fit, training_run
 
 from .config import AWSSDRConfig
@@ -34,6 +36,10 @@ def train(cfg: AWSSDRConfig) -> dict:
     if cfg.data.valid is None:
         raise ValueError(f"config {cfg.name}: data.valid (a manifest) is needed for training")
     with training_run(cfg.train) as process:
+        if cfg.precision == "auto":  # the checkpoint records what it resolved to on this machine
+            cfg = replace(cfg, precision=training_precision(cfg.precision, process.device))
+            if process.is_main:
+                print(f"precision auto: {cfg.precision} on {process.device}")
         show = cfg.train.progress and process.is_main
         train_set = (T60Dataset(cfg.data.train, cfg.features, cfg.data.cache_dir, progress=show)
                      if cfg.data.pools is None else

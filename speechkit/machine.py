@@ -12,6 +12,31 @@ from pathlib import Path
 import torch
 
 
+def cpu_flags() -> set[str]:
+    """The processor's feature flags as /proc/cpuinfo lists them (Linux; empty elsewhere)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    flags = [line.split(":", 1)[1].split() for line in lines if line.startswith("flags")]
+    return set(flags[0]) if flags else set()
+
+
+def has_bf16_matrix_units(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 matrices in hardware: a CUDA GPU with bf16 support, or a CPU with
+    Intel AMX bf16 tiles (elsewhere bf16 on a CPU is converted in software and can be slower than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and "amx_bf16" in cpu_flags()
+
+
+def training_precision(precision: str, device: torch.device) -> str:
+    """A config's `precision` with "auto" resolved: "bf16" where `device` has bf16 matrix units, else "float32"."""
+    if precision != "auto":
+        return precision
+    return "bf16" if has_bf16_matrix_units(device) else "float32"
+
+
 def processor_name() -> str:
     """The CPU's model name as /proc/cpuinfo gives it (Linux), else what `platform` knows."""
     try:

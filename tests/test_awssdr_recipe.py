@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 
 from awssdr import dataset as awssdr_dataset
 from awssdr.dataset import T60Dataset
 from awssdr.features import SDRParams
 from awssdr.model import AWSSDR, pad_sdr_batch
 from awssdr.recipe import mse_loss
+from speechkit import machine
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,10 +33,14 @@ def tiny_overrides(corpus: Path, work: Path) -> list[str]:
 
 
 def test_train_and_test_scripts_on_the_tiny_corpus(tiny_corpus, tmp_path):
-    result = run("1_train_default.py", *tiny_overrides(tiny_corpus, tmp_path))
+    result = run("1_train_default.py", *tiny_overrides(tiny_corpus, tmp_path), "--set", "precision=auto")
     assert result.returncode == 0, result.stderr[-3000:]
     info = json.loads((tmp_path / "awssdr_default.dnn" / "checkpoint.json").read_text())
     assert info["epoch"] == 2 and info["step"] == 2 * 2  # 24 drawn items = 2 batches of 16, a step each
+    resolved = machine.training_precision("auto", torch.device("cpu"))
+    config = yaml.safe_load((tmp_path / "awssdr_default.dnn" / "config.yaml").read_text())
+    assert config["precision"] == resolved  # what "auto" became on this machine, for a rebuild
+    assert f"precision auto: {resolved} on cpu" in result.stdout
     result = run("1_test_default.py", *tiny_overrides(tiny_corpus, tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "awssdr_default.eval" / "test"
@@ -60,6 +66,16 @@ def test_bf16_precision_trains_in_bfloat16_keeps_the_loss_float32_and_validates_
     model.eval()  # validation scores what inference computes: float32
     cpu = torch.device("cpu")
     assert torch.equal(mse_loss(model, batch, cpu, bf16=True), mse_loss(model, batch, cpu))
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_amx_bf16_units(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx2", "avx512f", "amx_tile", "amx_bf16"})
+    assert machine.training_precision("auto", cpu) == "bf16"
+    assert machine.training_precision("float32", cpu) == "float32"  # an explicit choice is kept
+    monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})  # no AMX tiles
+    assert machine.training_precision("auto", cpu) == "float32"
+    assert machine.training_precision("bf16", cpu) == "bf16"
 
 
 def test_features_are_cached_per_manifest_and_parameters(tiny_corpus, tmp_path, monkeypatch):
