@@ -12,14 +12,18 @@ from pathlib import Path
 import torch
 
 
-def cpu_flags() -> set[str]:
-    """The processor's feature flags as /proc/cpuinfo lists them (Linux; empty elsewhere)."""
+def _cpuinfo(field: str) -> str | None:
+    """The first processor's value of `field` in /proc/cpuinfo (Linux), or None."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return set()
-    flags = [line.split(":", 1)[1].split() for line in lines if line.startswith("flags")]
-    return set(flags[0]) if flags else set()
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
+
+
+def cpu_flags() -> set[str]:
+    """The processor's feature flags as /proc/cpuinfo lists them (Linux; empty elsewhere)."""
+    return set((_cpuinfo("flags") or "").split())
 
 
 def has_bf16_matrix_units(device: torch.device) -> bool:
@@ -39,12 +43,7 @@ def training_precision(precision: str, device: torch.device) -> str:
 
 def processor_name() -> str:
     """The CPU's model name as /proc/cpuinfo gives it (Linux), else what `platform` knows."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or "unknown processor"
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or "unknown processor"
+    return _cpuinfo("model name") or platform.processor() or "unknown processor"
 
 
 def machine() -> dict:
