@@ -10,7 +10,8 @@ Times are the minimum and the median over `--repeats` steps after one warm-up st
 `--compile`, includes compilation; its time is reported separately). On a shared machine the minimum
 is the better estimate of the code's own cost. On a machine shared with other jobs, OpenMP threads
 that spin at barriers while their partner is descheduled can make steps several times slower; running
-with OMP_WAIT_POLICY=PASSIVE in the environment (inherited by the workers) avoids that.
+with OMP_WAIT_POLICY=PASSIVE in the environment (inherited by the workers) avoids that. Alone on the
+machine, leave it unset: for a small TDANet, PASSIVE made 2-thread steps slower than 1 (docs/results.md).
 
     python bench/bench_tdanet.py --models 4ms --train-batches 2 4 --repeats 5  # CPU, eager, kernels on and off
     python bench/bench_tdanet.py --models 4ms 2ms --compile --repeats 5
