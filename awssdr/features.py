@@ -42,6 +42,11 @@ class SDRParams:
         the physical slope (quirk); "hop" uses hop_length / sample_rate, the true frame spacing.
       log_floor: None takes the plain log (authors) and raises SilentInputError on zero mel energy;
         a value such as 1e-10 clamps the mel energies before the log instead.
+
+    An addition that is not in the paper (off by default):
+      window_level: True adds, under the n_mels rows of slopes, n_mels rows holding each fit window's mean
+        log-mel level, so that the attention can tell a decay well above the noise floor from one near it
+        (the network takes them with AWSSDR(window_level=True)). The feature matrix then has `n_rows` rows.
     """
 
     sample_rate: int = 16000
@@ -55,6 +60,7 @@ class SDRParams:
     spectrum_power: float = 1.0
     time_step: str = "window"
     log_floor: float | None = None
+    window_level: bool = False
 
     def __post_init__(self):
         for name in _INT_FIELDS:
@@ -70,6 +76,13 @@ class SDRParams:
         _check_positive_float(self, "spectrum_power", self.spectrum_power)
         if self.log_floor is not None:
             _check_positive_float(self, "log_floor", self.log_floor)
+        if not isinstance(self.window_level, bool):
+            raise ValueError(f"window_level={self.window_level!r}: expected true or false")
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the feature matrix: the n_mels bands' slopes, and with `window_level` their levels."""
+        return 2 * self.n_mels if self.window_level else self.n_mels
 
     @property
     def min_samples(self) -> int:
@@ -84,7 +97,10 @@ class SDRParams:
 
     def cache_key(self) -> str:
         """Stable string identifying these parameters, for keying feature caches on disk."""
-        blob = json.dumps(asdict(self), sort_keys=True)
+        fields = asdict(self)
+        if not self.window_level:  # added later: without it, keys (and caches) stay those written before
+            del fields["window_level"]
+        blob = json.dumps(fields, sort_keys=True)
         return "sdr-" + hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -101,7 +117,7 @@ def _check_positive_float(params: SDRParams, name: str, value) -> None:
 
 
 def spectral_decay_rates(wave, params: SDRParams | None = None, **options):
-    """SDR matrix of `wave`: (samples,) -> (n_mels, n_sdr), or (batch, samples) -> (batch, n_mels, n_sdr).
+    """SDR matrix of `wave`: (samples,) -> (n_rows, n_sdr), or (batch, samples) -> (batch, n_rows, n_sdr).
 
     The parameters are `params`, or the SDRParams that keyword `options` build (`sample_rate=8000, ...`; the
     defaults, the authors' recipe, and the quirks they keep are SDRParams'), not both.
@@ -110,7 +126,8 @@ def spectral_decay_rates(wave, params: SDRParams | None = None, **options):
     dominates). n_sdr = floor((n_frames - fit_len + fit_hop) / fit_hop) with
     n_frames = 1 + floor((samples - n_fft) / hop_length) (STFT with center=False, periodic Hamming window).
     Raises ValueError for non-finite input or input shorter than n_fft + (fit_len - 1) * hop_length, and
-    SilentInputError for zero mel energy without a log_floor.
+    SilentInputError for zero mel energy without a log_floor. n_rows is n_mels, or 2 * n_mels with
+    `window_level` (the levels below the slopes).
     """
     params = _params(params, options)
     return _numpy_or_torch(wave, lambda w: _sdr(w, params))
@@ -132,7 +149,7 @@ def _params(params: SDRParams | None, options: dict) -> SDRParams:
 def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams()):
     """SDRs of a recording that may hold zero-energy frames, and which SDR windows are valid.
 
-    (samples,) -> sdr (n_mels, n_sdr), valid (n_sdr,) bool (batched likewise; numpy in, numpy out). A window
+    (samples,) -> sdr (n_rows, n_sdr), valid (n_sdr,) bool (batched likewise; numpy in, numpy out). A window
     whose `fit_len` log-mel frames include a zero-energy (band, frame) value has no finite slope: it is
     marked invalid and its SDRs are set to 0, like padding, so that the model can leave it out. Where no
     frame has zero energy the SDRs are exactly those of `spectral_decay_rates`. Raises SilentInputError
@@ -148,8 +165,7 @@ def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams()):
                                "there is nothing to estimate from")
     if silent.any():
         log_mel = log_mel.masked_fill(silent.unsqueeze(-2), 0.0)
-    sdr = sliding_slopes(log_mel, params.fit_len, params.fit_hop, params.time_step_s)
-    sdr = sdr.masked_fill(~valid.unsqueeze(-2), 0.0)
+    sdr = _window_features(log_mel, params).masked_fill(~valid.unsqueeze(-2), 0.0)
     return (sdr.numpy(), valid.numpy()) if is_numpy else (sdr, valid)
 
 
@@ -237,5 +253,12 @@ def _log_mel(wave: torch.Tensor, params: SDRParams, allow_silent: bool = False) 
 
 def _sdr(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
     # wave: (..., samples) -> (..., n_mels, n_sdr)
-    log_mel = _log_mel(_checked(wave, params), params)
-    return sliding_slopes(log_mel, params.fit_len, params.fit_hop, params.time_step_s)
+    return _window_features(_log_mel(_checked(wave, params), params), params)
+
+
+def _window_features(log_mel: torch.Tensor, params: SDRParams) -> torch.Tensor:
+    # log_mel: (..., n_mels, n_frames) -> (..., n_rows, n_sdr): each fit window's slopes (and mean levels)
+    slopes = sliding_slopes(log_mel, params.fit_len, params.fit_hop, params.time_step_s)
+    if not params.window_level:
+        return slopes
+    return torch.cat([slopes, log_mel.unfold(-1, params.fit_len, params.fit_hop).mean(dim=-1)], dim=-2)

@@ -28,19 +28,23 @@ PIECE_WINDOWS = 4096  # SDR windows computed from one piece of audio (about 65 s
 CHUNK_WINDOWS = 4096  # SDR windows the attention network sees at once; longer inputs go in chunks with a halo
 
 
-def model_args(cfg: ModelConfig, n_mels: int) -> dict:
-    """The AWSSDR constructor's arguments for a model config."""
-    return {"n_mels": n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
+def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
+    """The AWSSDR constructor's arguments for a model config and the features it takes."""
+    args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
+    return {**args, "window_level": True} if params.window_level else args
 
 
-def build_model(cfg: ModelConfig, n_mels: int) -> AWSSDR:
-    return AWSSDR(**model_args(cfg, n_mels))
+def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:
+    return AWSSDR(**model_args(cfg, params))
 
 
 def model_spec(cfg: ModelConfig, params: SDRParams) -> dict:
     """What rebuilds a trained model without its experiment config (kept in checkpoint.json)."""
-    return {"kind": "awssdr", "args": model_args(cfg, params.n_mels), "features": asdict(params)}
+    features = asdict(params)
+    if not params.window_level:  # as checkpoint.json was before the option existed
+        del features["window_level"]
+    return {"kind": "awssdr", "args": model_args(cfg, params), "features": features}
 
 
 @dataclass
@@ -60,7 +64,7 @@ class Estimator:
 
     @torch.no_grad()
     def __call__(self, sdr: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
-        """T60 in seconds and attention weights (frames, n_mels) for one SDR matrix (n_mels, frames),
+        """T60 in seconds and attention weights (frames, n_mels) for one SDR matrix (n_rows, frames),
         leaving out the windows that `valid` (frames,) marks False."""
         x = sdr.T[None].to(self.device, torch.float32)
         mask = None if valid is None or bool(valid.all()) else valid[None].to(self.device)
@@ -84,7 +88,7 @@ class Estimator:
         return self.estimate_windows(torch.from_numpy(sdr).float(), torch.from_numpy(valid))
 
     def file_windows(self, path, channel: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """SDR windows (n_mels, n_sdr) float32 and their validity (n_sdr,) of a file, read in pieces."""
+        """SDR windows (n_rows, n_sdr) float32 and their validity (n_sdr,) of a file, read in pieces."""
         p = self.params
         window_step = p.fit_hop * p.hop_length  # samples between the starts of neighbouring SDR windows
         with ResampledReader(path, p.sample_rate, channel) as reader:
@@ -92,7 +96,7 @@ class Estimator:
                 raise AudioError(f"{path}: input too short: {reader.frames} samples at {p.sample_rate} Hz, one "
                                  f"SDR window needs {p.min_samples}")
             n_sdr = (reader.frames - p.min_samples) // window_step + 1
-            sdr, valid = torch.empty(p.n_mels, n_sdr), torch.empty(n_sdr, dtype=torch.bool)
+            sdr, valid = torch.empty(p.n_rows, n_sdr), torch.empty(n_sdr, dtype=torch.bool)
             for first in range(0, n_sdr, PIECE_WINDOWS):
                 last = min(first + PIECE_WINDOWS, n_sdr)
                 wave = reader.read(first * window_step, (last - 1) * window_step + p.min_samples)
@@ -127,18 +131,20 @@ class Estimator:
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
         the running sums), so neither the logits nor the weights of the whole input are ever held."""
-        halo = self._receptive_radius()
-        top = torch.full((sdr.shape[0],), float("-inf"), device=self.device)
+        halo, n_mels = self._receptive_radius(), self.model.n_mels
+        inputs = self.model.est_weight.inputs(sdr[None].to(self.device), valid[None].to(self.device))
+        top = torch.full((n_mels,), float("-inf"), device=self.device)
         weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
             if not valid[first:first + CHUNK_WINDOWS].any():
                 continue  # digital silence throughout: nothing to pool
             lo, hi = max(0, first - halo), min(sdr.shape[-1], first + CHUNK_WINDOWS + halo)
-            x, mask = sdr[None, :, lo:hi].to(self.device), valid[None, lo:hi].to(self.device)
-            logits = self.model.est_weight.logits(x, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
+            mask = valid[None, lo:hi].to(self.device)
+            logits = self.model.est_weight.logits(inputs[..., lo:hi], mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
-            weighted = weighted * scale + (weight * x[0, :, first - lo:first - lo + CHUNK_WINDOWS]).sum(dim=-1)
+            chunk_sdr = sdr[:n_mels, first:first + CHUNK_WINDOWS].to(self.device)
+            weighted = weighted * scale + (weight * chunk_sdr).sum(dim=-1)
             total, top = total * scale + weight.sum(dim=-1), new_top
         return weighted / total
 
@@ -155,7 +161,7 @@ def _masked_sdr(wave: np.ndarray, params: SDRParams) -> tuple[np.ndarray, np.nda
         pass
     frames = (len(wave) - params.n_fft) // params.hop_length + 1
     n_sdr = (frames - params.fit_len) // params.fit_hop + 1
-    return np.zeros((params.n_mels, n_sdr)), np.zeros(n_sdr, dtype=bool)
+    return np.zeros((params.n_rows, n_sdr)), np.zeros(n_sdr, dtype=bool)
 
 
 def load_estimator(dnn_dir=None, device: str = "auto") -> Estimator:
@@ -202,7 +208,7 @@ def _older_checkpoint(dnn_dir: Path) -> tuple[AWSSDR, SDRParams]:
                                              "no features section; a TDANet checkpoint?)")
         params = build(SDRParams, config["features"], source=str(config_file), where="features")
         model_cfg = build(ModelConfig, config.get("model", {}), source=str(config_file), where="model")
-    return build_model(model_cfg, params.n_mels), params
+    return build_model(model_cfg, params), params
 
 
 def default_checkpoint() -> Path:

@@ -46,7 +46,7 @@ def train(cfg: AWSSDRConfig) -> dict:
                      drawn_t60_set(cfg.data.pools, cfg.data.draw, cfg.features, cfg.data.items_per_epoch,
                                    cfg.train.seed))
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
-        model = build_model(cfg.model, cfg.features.n_mels)
+        model = build_model(cfg.model, cfg.features)
         loss = partial(mse_loss, bf16=cfg.precision == "bf16")
         task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,

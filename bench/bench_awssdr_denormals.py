@@ -33,7 +33,7 @@ from speechkit.sampler import LengthBucketSampler
 def step_times(cfg: AWSSDRConfig, weights: dict, batches: list, flush: bool) -> tuple[float, int, int]:
     """Mean ms per training step over `batches` starting from `weights`, and (denormal, all) attention weights."""
     set_flush_denormal(flush)
-    model = build_model(cfg.model, cfg.features.n_mels)
+    model = build_model(cfg.model, cfg.features)
     model.load_state_dict(weights)
     model.train()
     optimizer = make_optimizer(model.parameters(), cfg.optim)

@@ -70,7 +70,7 @@ def main() -> None:
     batches = [t60_collate([data[i] for i in range(b * 16, b * 16 + cfg.train.batch_size)]) for b in range(4)]
     batches = [batches[i % 4] for i in range(args.steps + 1)]
     for precision in ("float32", "bf16"):  # bf16: the `precision: bf16` option (autocast), on the same batches
-        model = build_awssdr(cfg.model, cfg.features.n_mels)
+        model = build_awssdr(cfg.model, cfg.features)
         loss = partial(mse_loss, bf16=precision == "bf16")
         trained = step_items_per_s(model, loss, batches, torch.optim.Adam(model.parameters()))
         name = "AWSSDR" if precision == "float32" else "AWSSDR bf16"

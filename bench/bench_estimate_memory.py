@@ -40,7 +40,7 @@ def main() -> None:
         tmp = Path(tmp)
         cfg = AWSSDRConfig(name="bench")
         torch.manual_seed(0)
-        model = build_model(cfg.model, cfg.features.n_mels)
+        model = build_model(cfg.model, cfg.features)
         checkpoint.save_checkpoint(tmp / "bench.dnn", weights=model.state_dict(), optim={}, trainer_state={},
                                    config=to_dict(cfg), info={"epoch": 0})
         for minutes in args.minutes:

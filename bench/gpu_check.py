@@ -117,7 +117,7 @@ def train_awssdr(device: torch.device, sizes: dict, work: Path):
     cfg.model.hidden = sizes["awssdr_hidden"]
     cfg.train = TrainConfig(epochs=1, batch_size=4, device=str(device), progress=False)
     process = prepare(cfg.train)
-    model = build_awssdr(cfg.model, cfg.features.n_mels)
+    model = build_awssdr(cfg.model, cfg.features)
     train, valid = RandomSDRs(16, 0), RandomSDRs(4, 1)
     task = Task(train, valid, [s.shape[-1] for s, _ in train.items], [s.shape[-1] for s, _ in valid.items],
                 t60_collate, mse_loss)
@@ -266,7 +266,7 @@ def check_estimate_t60(device: torch.device, sizes: dict) -> str:
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         torch.manual_seed(0)
-        model = build_awssdr(cfg.model, cfg.features.n_mels)
+        model = build_awssdr(cfg.model, cfg.features)
         checkpoint.save_checkpoint(work / "random.dnn", weights=model.state_dict(), optim={}, trainer_state={},
                                    config=to_dict(cfg), info={"epoch": 0})
         rng = np.random.default_rng(0)

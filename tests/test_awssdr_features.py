@@ -141,6 +141,18 @@ def test_params_cache_key_is_stable_and_distinguishes_settings():
     assert SDRParams().cache_key() == "sdr-792406b53a8112ef"
     assert SDRParams(spectrum_power=1).cache_key() == SDRParams().cache_key()
     assert SDRParams(fit_len=30).cache_key() != SDRParams().cache_key()
+    assert SDRParams(window_level=True).cache_key() != SDRParams().cache_key()
+
+
+def test_window_levels_are_each_windows_mean_log_mel_below_the_unchanged_slopes():
+    wave, params = noise(9000), SDRParams(window_level=True)
+    features, log_mel = spectral_decay_rates(wave, params), log_mel_spectrogram(wave)
+    assert params.n_rows == 80 and features.shape == (80, spectral_decay_rates(wave).shape[1])
+    np.testing.assert_array_equal(features[:40], spectral_decay_rates(wave))
+    np.testing.assert_allclose(features[40:, 0], log_mel[:, :40].mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(features[40:, 3], log_mel[:, 6:46].mean(axis=1), rtol=1e-12)
+    with pytest.raises(ValueError, match="window_level"):
+        SDRParams(window_level="yes")
 
 
 def test_params_reject_bad_values_by_name():
@@ -153,7 +165,7 @@ def test_params_reject_bad_values_by_name():
 def test_keyword_options_build_the_same_params_as_sdrparams_and_restate_none_of_its_defaults():
     wave = noise(9000)
     authors = dict(sample_rate=16000, n_fft=256, hop_length=128, win_length=256, n_mels=40, fit_len=40, fit_hop=2,
-                   mel_sample_rate=22050, spectrum_power=1.0, time_step="window", log_floor=None)
+                   mel_sample_rate=22050, spectrum_power=1.0, time_step="window", log_floor=None, window_level=False)
     assert asdict(SDRParams()) == authors
     np.testing.assert_array_equal(spectral_decay_rates(wave, **authors), spectral_decay_rates(wave, SDRParams()))
     clean = dict(sample_rate=8000, n_fft=128, hop_length=64, win_length=128, n_mels=20, fit_len=30, fit_hop=3,

@@ -100,3 +100,21 @@ def test_mean_pooling_weights_valid_frames_equally():
 def test_frames_first_input_is_required():
     with pytest.raises(ValueError, match=r"\(batch, frames, 40\)"):
         AWSSDR()(torch.zeros(1, 40, 74))
+
+
+def test_window_levels_steer_the_attention_whatever_the_recordings_gain_and_padding():
+    torch.manual_seed(0)
+    model = AWSSDR(mask_padding=True, window_level=True).double()
+    features = torch.cat([random_sdr(30, 0), random_sdr(30, 1) - 6.0])  # SDRs, then levels
+    louder = features.clone()
+    louder[40:] += 2.0  # the same recording 2 nats louder: every level moves, no slope does
+    quieter_start = features.clone()
+    quieter_start[40:, :10] -= 3.0  # a change of level in time: what the attention is given the levels for
+    t60, weight, stat = model(features.T[None])
+    torch.testing.assert_close(model(louder.T[None])[0], t60, rtol=0, atol=1e-12)
+    assert (model(quieter_start.T[None])[0] - t60).abs() > 1e-6
+    torch.testing.assert_close(stat, (weight * features[:40].T[None]).sum(dim=1))  # pools the SDRs only
+    batch, mask = pad_sdr_batch([features, torch.cat([random_sdr(50, 2), random_sdr(50, 3)])])
+    torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"\(batch, frames, 80\)"):
+        model(features[:40].T[None])

@@ -80,7 +80,7 @@ def copy_without(dnn_dir: Path, dest: Path, *, config: bool = True, spec: bool =
 
 def expected_t60_s(cfg: AWSSDRConfig, weights_file: Path, wave: np.ndarray) -> float:
     """The estimate of the network the config describes with these weights, built by hand."""
-    model = awssdr_inference.build_model(cfg.model, cfg.features.n_mels)
+    model = awssdr_inference.build_model(cfg.model, cfg.features)
     model.load_state_dict(torch.load(weights_file, weights_only=True))
     estimator = awssdr_inference.Estimator(model.eval(), cfg.features, torch.device("cpu"))
     sdr, valid = masked_spectral_decay_rates(wave.astype(np.float64), cfg.features)
