@@ -66,7 +66,8 @@ class MeanPooling(nn.Module):
         self.n_mels = n_mels
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
-        # features: (batch, frames, n_rows), mask: (batch, frames) -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
+        # features: (batch, frames, n_rows), mask: (batch, frames)
+        # -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
         sdr = features[..., :self.n_mels]
         valid = torch.ones_like(sdr[..., 0]) if mask is None else mask.to(sdr.dtype)
         weight = (valid / valid.sum(dim=1, keepdim=True)).unsqueeze(2).expand_as(sdr)
