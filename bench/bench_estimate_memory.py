@@ -2,10 +2,11 @@
 
 Each run is a fresh process whose peak resident memory (ru_maxrss) is reported, so the numbers are the
 whole program's. The audio is read in pieces and never held whole; what grows with the length is the SDR
-matrix (40 floats per 16 ms, about 36 MB an hour) and the attention logits pooled over it. The model is
-an AWSSDR with random weights (memory and speed do not depend on the weights), with a T60 track per 10 s.
+matrix (40 floats per 16 ms, about 36 MB an hour; twice that with window levels, as the shipped model has) and the
+attention logits pooled over it. The model is an AWSSDR with random weights (memory and speed do not
+depend on the weights), with a T60 track per 10 s.
 
-    python bench/bench_estimate_memory.py [--minutes 1 10 60] [--threads 2]
+    python bench/bench_estimate_memory.py [--minutes 1 10 60] [--threads 2] [--window-level]
 """
 import argparse
 import json
@@ -20,6 +21,7 @@ import soundfile as sf
 import torch
 
 from awssdr.config import AWSSDRConfig
+from awssdr.features import SDRParams
 from awssdr.inference import build_model
 from bench_separate_memory import MEASURE, write_recording
 from speechkit import checkpoint
@@ -33,12 +35,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 10, 60])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--segment-s", type=float, default=10.0)
+    parser.add_argument("--window-level", action="store_true", help="features.window_level (the shipped model's)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        cfg = AWSSDRConfig(name="bench")
+        cfg = AWSSDRConfig(name="bench", features=SDRParams(window_level=args.window_level))
         torch.manual_seed(0)
         model = build_model(cfg.model, cfg.features)
         checkpoint.save_checkpoint(tmp / "bench.dnn", weights=model.state_dict(), optim={}, trainer_state={},
