@@ -1,8 +1,9 @@
 """T60 estimation with a trained checkpoint (ours, or the authors' released `.dnn`) on recordings of any length.
 
 A recording is read and turned into SDR windows piece by piece, so the audio is never in memory whole (the
-SDR matrix is: 40 floats per 16 ms of audio, about 36 MB an hour; twice that with window levels). SDR windows that touch a zero-energy
-frame are left out of the attentive pooling, as padding can be; see `masked_spectral_decay_rates`.
+SDR matrix is: 40 floats per 16 ms of audio, about 36 MB an hour; twice that with window levels). SDR
+windows that touch a zero-energy frame are left out of the attentive pooling, as padding can be; see
+`masked_spectral_decay_rates`.
 """
 from dataclasses import asdict, dataclass
 from functools import lru_cache
