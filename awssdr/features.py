@@ -95,12 +95,17 @@ class SDRParams:
         step = self.win_length if self.time_step == "window" else self.hop_length
         return step / self.sample_rate
 
+    def record(self) -> dict:
+        """The fields as recorded in feature-cache keys and checkpoint.json. `window_level` came later and is
+        left out while off, so that what was recorded before it existed stays valid."""
+        fields = asdict(self)
+        if not self.window_level:
+            del fields["window_level"]
+        return fields
+
     def cache_key(self) -> str:
         """Stable string identifying these parameters, for keying feature caches on disk."""
-        fields = asdict(self)
-        if not self.window_level:  # added later: without it, keys (and caches) stay those written before
-            del fields["window_level"]
-        blob = json.dumps(fields, sort_keys=True)
+        blob = json.dumps(self.record(), sort_keys=True)
         return "sdr-" + hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 

@@ -5,7 +5,7 @@ SDR matrix is: 40 floats per 16 ms of audio, about 36 MB an hour; twice that wit
 windows that touch a zero-energy frame are left out of the attentive pooling, as padding can be; see
 `masked_spectral_decay_rates`.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,10 +42,7 @@ def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:
 
 def model_spec(cfg: ModelConfig, params: SDRParams) -> dict:
     """What rebuilds a trained model without its experiment config (kept in checkpoint.json)."""
-    features = asdict(params)
-    if not params.window_level:  # as checkpoint.json was before the option existed
-        del features["window_level"]
-    return {"kind": "awssdr", "args": model_args(cfg, params), "features": features}
+    return {"kind": "awssdr", "args": model_args(cfg, params), "features": params.record()}
 
 
 @dataclass
