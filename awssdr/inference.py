@@ -128,9 +128,11 @@ class Estimator:
 
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
-        the running sums), so neither the logits nor the weights of the whole input are ever held."""
-        halo, n_mels = self._receptive_radius(), self.model.n_mels
-        inputs = self.model.est_weight.inputs(sdr[None].to(self.device), valid[None].to(self.device))
+        the running sums), so neither the logits nor the weights of the whole input are ever held. Window
+        levels are centred on the whole input's mean, then chunk by chunk."""
+        halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
+        features = sdr[None].to(self.device)
+        level_mean = pooling.level_mean(features, valid[None].to(self.device))
         top = torch.full((n_mels,), float("-inf"), device=self.device)
         weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
@@ -138,7 +140,8 @@ class Estimator:
                 continue  # digital silence throughout: nothing to pool
             lo, hi = max(0, first - halo), min(sdr.shape[-1], first + CHUNK_WINDOWS + halo)
             mask = valid[None, lo:hi].to(self.device)
-            logits = self.model.est_weight.logits(inputs[..., lo:hi], mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
+            inputs = pooling.inputs(features[..., lo:hi], mask, level_mean)
+            logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
             chunk_sdr = sdr[:n_mels, first:first + CHUNK_WINDOWS].to(self.device)

@@ -37,16 +37,28 @@ class AttentivePooling(nn.Sequential):
         weight = self[-1](self.logits(x, mask)).transpose(1, 2)  # softmax over time
         return weight, (weight * features[..., :self.n_mels]).sum(dim=1)
 
-    def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
+               level_mean: torch.Tensor | None = None) -> torch.Tensor:
         """The network's input channels for features (batch, n_rows, frames): the SDRs; with window levels,
         band by band its SDR and its level less the band's mean level over the valid frames (so that the
-        recording's gain does not matter), in the order the per-band first convolution groups them."""
+        recording's gain does not matter), in the order the per-band first convolution groups them.
+        `level_mean` (from `level_mean`) is that mean taken over a whole recording of which these frames are
+        a chunk."""
         if not self.window_level:
             return features
         sdr, level = features[:, :self.n_mels], features[:, self.n_mels:]
+        if level_mean is None:
+            level_mean = self.level_mean(features, mask)
+        return torch.stack([sdr, level - level_mean], dim=2).flatten(1, 2)
+
+    def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Each band's mean window level over the valid frames: (batch, n_rows, frames) -> (batch, n_mels, 1);
+        None without window levels."""
+        if not self.window_level:
+            return None
+        level = features[:, self.n_mels:]
         valid = torch.ones_like(level[:, :1]) if mask is None else mask.unsqueeze(1).to(level.dtype)
-        mean = (level * valid).sum(dim=2, keepdim=True) / valid.sum(dim=2, keepdim=True)
-        return torch.stack([sdr, level - mean], dim=2).flatten(1, 2)
+        return (level * valid).sum(dim=2, keepdim=True) / valid.sum(dim=2, keepdim=True)
 
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attention logits before the softmax, from `inputs`. Masked frames are zeroed before every layer,
@@ -73,8 +85,12 @@ class MeanPooling(nn.Module):
         weight = (valid / valid.sum(dim=1, keepdim=True)).unsqueeze(2).expand_as(sdr)
         return weight, (weight * sdr).sum(dim=1)
 
-    def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
+               level_mean: torch.Tensor | None = None) -> torch.Tensor:
         return features[:, :self.n_mels]
+
+    def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        return None  # levels unused
 
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Equal logits (0), -inf on masked frames: a softmax over time gives the mean over valid frames."""
