@@ -58,6 +58,9 @@ class Task:
     valid_lengths: list[int]
     collate: Callable
     loss: Callable[[torch.nn.Module, object, torch.device], torch.Tensor]
+    # Called with each epoch's number before it trains; returns False while the model is not yet in its final
+    # form (e.g. iterated fewer times), so that epoch's weights cannot become the best weights.
+    start_epoch: Callable[[int], bool] | None = None
 
 
 def use_deterministic_cublas() -> None:
@@ -132,11 +135,12 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
         for part in (train_sampler, task.train_set):
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)
+        final_form = task.start_epoch is None or task.start_epoch(epoch)
         start = time.time()
         train_loss, info["step"] = _train_epoch(run, epoch, info["step"])
         valid_score = evaluate(model, task.loss, task.valid_set, valid_sampler, task.collate, cfg, process)
         schedule.step(epoch, valid_score)
-        improved = info["best_valid"] is None or valid_score < info["best_valid"]
+        improved = final_form and (info["best_valid"] is None or valid_score < info["best_valid"])
         if improved:
             info["best_valid"], info["best_epoch"] = valid_score, epoch
         info["epoch"] = epoch
@@ -233,7 +237,8 @@ def _resume(dnn_dir, model, optimizer, schedule, config, process) -> dict:
 
 
 def _stop_reason(info: dict, cfg: TrainConfig) -> str | None:
-    if cfg.early_stop_patience is not None and info["epoch"] - info["best_epoch"] >= cfg.early_stop_patience:
+    if (cfg.early_stop_patience is not None and info["best_epoch"] is not None
+            and info["epoch"] - info["best_epoch"] >= cfg.early_stop_patience):
         return f"no validation improvement for {cfg.early_stop_patience} epochs"
     if info["epoch"] >= cfg.epochs:
         return "last epoch reached"

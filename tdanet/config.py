@@ -43,6 +43,22 @@ class ModelConfig:
 
 
 @dataclass
+class ShallowStart:
+    """Not in the paper: for the first `epochs` epochs, train (and validate) with the shared block iterated
+    only `num_blocks` times, then `model.num_blocks` times, as inference runs it. The block's weights are shared
+    by its iterations, so the network is the same throughout: the early steps are cheaper (a run of a given
+    length sees more mixtures), and the last epochs tune the weights to the deeper iteration. The shallow
+    epochs' weights never become the best weights. epochs: 0 (the default) is off."""
+    epochs: int = 0
+    num_blocks: int = 4
+
+    def __post_init__(self):
+        if self.epochs < 0 or self.num_blocks < 1:
+            raise ValueError(f"shallow_start: epochs must be >= 0 and num_blocks >= 1, got {self.epochs} and "
+                             f"{self.num_blocks}")
+
+
+@dataclass
 class LossConfig:
     drop_below_db: float | None = None  # official recipe: -30 (skip items already above 30 dB SI-SNR)
 
@@ -57,6 +73,7 @@ class TDANetConfig:
     name: str  # the checkpoint is <checkpoint_dir>/<name>.dnn
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    shallow_start: ShallowStart = field(default_factory=ShallowStart)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(
         lr=1e-3, grad_clip_norm=5.0, schedule=ScheduleConfig(kind="plateau", factor=0.5, patience=15)))

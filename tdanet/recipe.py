@@ -52,9 +52,18 @@ def train(cfg: TDANetConfig) -> dict:
         if cfg.compile:
             model.compile()
         loss = partial(pit_si_snr_loss, drop_below_db=cfg.loss.drop_below_db, bf16=cfg.precision == "bf16")
-        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
+        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss,
+                    partial(_iterate_block, model, cfg) if cfg.shallow_start.epochs else None)
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
                    model_spec(cfg.model, cfg.data.sample_rate, len(cfg.data.source_folders)))
+
+
+def _iterate_block(model, cfg: TDANetConfig, epoch: int) -> bool:
+    """Set how many times the shared block runs in this epoch (config `shallow_start`); True once it is the
+    model's own `num_blocks`, the final form."""
+    shallow = epoch <= cfg.shallow_start.epochs
+    model.num_blocks = cfg.shallow_start.num_blocks if shallow else cfg.model.num_blocks
+    return not shallow
 
 
 def test(cfg: TDANetConfig, checkpoint=None, out_dir=None, device: str = "auto", **official) -> dict:

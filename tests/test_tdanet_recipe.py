@@ -13,7 +13,7 @@ import torch
 from speechkit import checkpoint
 from speechkit.config import to_dict
 from tdanet.config import DataConfig, ModelConfig, TDANetConfig
-from tdanet.inference import build_model, separate_file
+from tdanet.inference import build_model, load_separator, separate_file
 from tdanet.recipe import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +33,18 @@ def test_a_tiny_model_trains_and_lowers_its_loss(tiny_corpus, tmp_path):
     losses = [epoch["train_loss"] for epoch in info["history"]]
     assert info["epoch"] == 4 and losses[-1] < losses[0]
     assert (tmp_path / "tiny.dnn" / "best_weights.pyt").is_file()
+
+
+def test_a_shallow_start_trains_the_same_weights_iterated_fewer_times_first(tiny_corpus, tmp_path):
+    shallow = tiny_config(tiny_corpus, tmp_path / "shallow", epochs=2)
+    shallow.model.num_blocks = 1
+    deepened = tiny_config(tiny_corpus, tmp_path / "deepened", epochs=3)
+    deepened.shallow_start.epochs, deepened.shallow_start.num_blocks = 2, 1
+    first, then = train(shallow)["history"], train(deepened)
+    assert then["history"][:2] == first  # epochs 1-2: the 1-iteration run, step for step
+    assert then["best_epoch"] == 3  # the shallow epochs' weights are not the model's final form
+    assert then["model"]["args"]["num_blocks"] == 2
+    assert load_separator(tmp_path / "deepened" / "tiny.dnn").num_blocks == 2
 
 
 def test_test_script_writes_scores_and_examples(tiny_corpus, tmp_path):

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,22 @@ def test_early_stopping_stops_and_keeps_best_weights(tmp_path):
     assert info["stopped"].startswith("no validation improvement")
     assert info["epoch"] == info["best_epoch"] + 1
     assert (tmp_path / "run.dnn" / "best_weights.pyt").is_file()
+
+
+def test_epochs_the_task_marks_unfinished_never_give_the_best_weights(tmp_path, monkeypatch):
+    seen = []
+
+    def start_epoch(epoch):  # only epoch 1's model is "final": the loss goes on falling after it
+        seen.append(epoch)
+        return epoch == 1
+
+    monkeypatch.setattr(tiny_task, "make_task", lambda make=tiny_task.make_task: replace(make(), start_epoch=start_epoch))
+    info = tiny_task.train(tmp_path / "run.dnn", epochs=4)["info"]
+    assert seen == [1, 2, 3, 4]
+    assert info["best_epoch"] == 1 and info["best_valid"] == info["history"][0]["valid_score"]
+    assert min(h["valid_score"] for h in info["history"][1:]) < info["best_valid"]  # later epochs scored better
+    first = tiny_task.train(tmp_path / "first.dnn", epochs=1)["model"].state_dict()
+    assert_same(first, weights(tmp_path / "run.dnn", "best"))
 
 
 @pytest.mark.parametrize("processes", [1, 2])  # one process joins a gloo group of one
