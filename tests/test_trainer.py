@@ -93,7 +93,8 @@ def test_epochs_the_task_marks_unfinished_never_give_the_best_weights(tmp_path, 
         seen.append(epoch)
         return epoch == 1
 
-    monkeypatch.setattr(tiny_task, "make_task", lambda make=tiny_task.make_task: replace(make(), start_epoch=start_epoch))
+    make_task = tiny_task.make_task
+    monkeypatch.setattr(tiny_task, "make_task", lambda: replace(make_task(), start_epoch=start_epoch))
     info = tiny_task.train(tmp_path / "run.dnn", epochs=4)["info"]
     assert seen == [1, 2, 3, 4]
     assert info["best_epoch"] == 1 and info["best_valid"] == info["history"][0]["valid_score"]
