@@ -131,20 +131,20 @@ class Estimator:
         the running sums), so neither the logits nor the weights of the whole input are ever held. Window
         levels are centred on the whole input's mean, then chunk by chunk."""
         halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
-        features = sdr[None].to(self.device)
-        level_mean = pooling.level_mean(features, valid[None].to(self.device))
+        features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
+        level_mean = pooling.level_mean(features, valid_on_device)
         top = torch.full((n_mels,), float("-inf"), device=self.device)
         weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
             if not valid[first:first + CHUNK_WINDOWS].any():
                 continue  # digital silence throughout: nothing to pool
             lo, hi = max(0, first - halo), min(sdr.shape[-1], first + CHUNK_WINDOWS + halo)
-            mask = valid[None, lo:hi].to(self.device)
+            mask = valid_on_device[:, lo:hi]
             inputs = pooling.inputs(features[..., lo:hi], mask, level_mean)
             logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
-            chunk_sdr = sdr[:n_mels, first:first + CHUNK_WINDOWS].to(self.device)
+            chunk_sdr = features[0, :n_mels, first:first + CHUNK_WINDOWS]
             weighted = weighted * scale + (weight * chunk_sdr).sum(dim=-1)
             total, top = total * scale + weight.sum(dim=-1), new_top
         return weighted / total
