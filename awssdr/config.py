@@ -29,9 +29,6 @@ class DataConfig:
 class ModelConfig:
     pooling: Literal["attentive", "mean"] = "attentive"  # "mean" = equal weights, the ablation baseline
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
-    # True (not in the paper; needs features.window_level): the T60 mapping also gets each band's window levels
-    # pooled by the attention weights and their spread over the recording, cues to how near the noise floor is
-    mapping_levels: bool = False
     hidden: int = 512
     kernel_size: int = 11
 

@@ -33,9 +33,7 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    # options that came later are recorded only when on, so older checkpoints' specs stay as they were
-    later = {"window_level": params.window_level, "mapping_levels": cfg.mapping_levels}
-    return {**args, **{name: True for name, on in later.items() if on}}
+    return {**args, "window_level": True} if params.window_level else args
 
 
 def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:
@@ -126,7 +124,7 @@ class Estimator:
         return track
 
     def _chunked_pooling(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """The pooled vector (n_stats,) of a long input, as the attention would pool it in one pass.
+        """The pooled SDR vector (n_mels,) of a long input, as the attention would pool it in one pass.
 
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
@@ -135,10 +133,8 @@ class Estimator:
         halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
         features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
         level_mean = pooling.level_mean(features, valid_on_device)
-        to_pool = pooling.pooled_rows(features, level_mean)[0]  # (rows pooled, frames), rows of n_mels bands
-        repeats = to_pool.shape[0] // n_mels
         top = torch.full((n_mels,), float("-inf"), device=self.device)
-        weighted, total = torch.zeros(to_pool.shape[0], device=self.device), torch.zeros_like(top)
+        weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
             if not valid[first:first + CHUNK_WINDOWS].any():
                 continue  # digital silence throughout: nothing to pool
@@ -148,11 +144,10 @@ class Estimator:
             logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
-            chunk = to_pool[:, first:first + CHUNK_WINDOWS]
-            weighted = weighted * scale.repeat(repeats) + (weight.repeat(repeats, 1) * chunk).sum(dim=-1)
+            chunk_sdr = features[0, :n_mels, first:first + CHUNK_WINDOWS]
+            weighted = weighted * scale + (weight * chunk_sdr).sum(dim=-1)
             total, top = total * scale + weight.sum(dim=-1), new_top
-        pooled = (weighted / total.repeat(repeats))[None]
-        return pooling.with_spread(pooled, features, valid_on_device, level_mean)[0]
+        return weighted / total
 
     def _receptive_radius(self) -> int:
         convs = [m for m in self.model.est_weight.modules() if isinstance(m, torch.nn.Conv1d)]

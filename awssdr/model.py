@@ -17,15 +17,10 @@ class AttentivePooling(nn.Sequential):
 
     Three per-band (grouped) convolutions widen each band to 8 channels, three full convolutions mix the
     bands back down to one logit per band and frame. Being a Sequential keeps the checkpoint's layer indices.
-    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels;
-    with `mapping_levels` as well, the pooled vector also holds each band's levels pooled by the same weights
-    and their spread over the recording (cues to the noise floor for the T60 mapping).
+    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels.
     """
 
-    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False,
-                 mapping_levels: bool = False):
-        if mapping_levels and not window_level:
-            raise ValueError("mapping_levels needs window levels in the features (features.window_level: true)")
+    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False):
         inputs = 2 * n_mels if window_level else n_mels
         widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_mels]
         groups = [n_mels, n_mels, n_mels, 1, 1, 1]
@@ -33,37 +28,14 @@ class AttentivePooling(nn.Sequential):
                  for i, g in enumerate(groups)]
         hidden = [layer for conv in convs[:-1] for layer in (conv, nn.LeakyReLU(0.01))]
         super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
-        self.n_mels, self.window_level, self.mapping_levels = n_mels, window_level, mapping_levels
-        self.n_stats = 3 * n_mels if mapping_levels else n_mels
+        self.n_mels, self.window_level = n_mels, window_level
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
-        # -> weight: (batch, frames, n_mels), stat: (batch, n_stats)
-        rows = features.transpose(1, 2)
-        level_mean = self.level_mean(rows, mask)
-        x = self.inputs(rows, mask, level_mean)
+        # -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
+        x = self.inputs(features.transpose(1, 2), mask)
         weight = self[-1](self.logits(x, mask)).transpose(1, 2)  # softmax over time
-        to_pool = self.pooled_rows(rows, level_mean).transpose(1, 2)
-        pooled = (weight.repeat(1, 1, to_pool.shape[2] // self.n_mels) * to_pool).sum(dim=1)
-        return weight, self.with_spread(pooled, rows, mask, level_mean)
-
-    def pooled_rows(self, features: torch.Tensor, level_mean: torch.Tensor | None) -> torch.Tensor:
-        """What the attention weights pool, from features (batch, n_rows, frames): the SDRs (batch, n_mels,
-        frames), and with `mapping_levels` below them the levels less each band's mean (batch, 2 n_mels, frames)."""
-        sdr = features[:, :self.n_mels]
-        return torch.cat([sdr, features[:, self.n_mels:] - level_mean], dim=1) if self.mapping_levels else sdr
-
-    def with_spread(self, pooled: torch.Tensor, features: torch.Tensor, mask: torch.Tensor | None,
-                    level_mean: torch.Tensor | None) -> torch.Tensor:
-        """The pooled vector (batch, n_stats): with `mapping_levels`, the pooled rows followed by each band's
-        standard deviation of the window levels over the valid frames (a small one: a noise floor near the
-        speech); else the pooled rows as they are."""
-        if not self.mapping_levels:
-            return pooled
-        centred = features[:, self.n_mels:] - level_mean
-        valid = torch.ones_like(centred[:, :1]) if mask is None else mask.unsqueeze(1).to(centred.dtype)
-        spread = ((centred ** 2 * valid).sum(dim=2) / valid.sum(dim=2)).sqrt()
-        return torch.cat([pooled, spread], dim=1)
+        return weight, (weight * features[..., :self.n_mels]).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                level_mean: torch.Tensor | None = None) -> torch.Tensor:
@@ -103,7 +75,7 @@ class MeanPooling(nn.Module):
 
     def __init__(self, n_mels: int = 40):
         super().__init__()
-        self.n_mels = self.n_stats = n_mels
+        self.n_mels = n_mels
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows), mask: (batch, frames)
@@ -120,13 +92,6 @@ class MeanPooling(nn.Module):
     def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         return None  # levels unused
 
-    def pooled_rows(self, features: torch.Tensor, level_mean: None) -> torch.Tensor:
-        return features[:, :self.n_mels]
-
-    def with_spread(self, pooled: torch.Tensor, features: torch.Tensor, mask: torch.Tensor | None,
-                    level_mean: None) -> torch.Tensor:
-        return pooled
-
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Equal logits (0), -inf on masked frames: a softmax over time gives the mean over valid frames."""
         # x: (batch, n_mels, frames), mask: (batch, frames) -> (batch, n_mels, frames)
@@ -135,10 +100,10 @@ class MeanPooling(nn.Module):
 
 
 class T60Mapping(nn.Sequential):
-    """MLP from the pooled vector (batch, n_stats) to T60 in seconds (batch, 1), no output activation."""
+    """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation."""
 
-    def __init__(self, n_stats: int = 40, hidden: int = 512):
-        super().__init__(nn.Linear(n_stats, hidden), nn.LeakyReLU(0.01),
+    def __init__(self, n_mels: int = 40, hidden: int = 512):
+        super().__init__(nn.Linear(n_mels, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, 1))
 
@@ -149,25 +114,22 @@ class AWSSDR(nn.Module):
     mask_padding=False (default, as the authors) ignores the mask, so zero-padded frames enter the softmax
     and the convolutions; True gives them exactly zero weight, making each estimate independent of its batch.
     window_level=True (not in the paper) takes features with each window's levels below its SDRs
-    (SDRParams(window_level=True)) and lets the attention see them; the T60 mapping sees pooled SDRs only,
-    unless mapping_levels=True (not in the paper) gives it the pooled levels and their spread as well.
+    (SDRParams(window_level=True)) and lets the attention see them; the T60 mapping still sees pooled SDRs.
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, mapping_levels: bool = False):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
-        if mapping_levels and pooling != "attentive":
-            raise ValueError("mapping_levels needs attentive pooling (mean pooling does not use the levels)")
         self.n_mels, self.n_rows = n_mels, 2 * n_mels if window_level else n_mels
         self.mask_padding = mask_padding
         # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
         self.register_buffer("step", torch.zeros(1, dtype=torch.long))
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
-        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level, mapping_levels)
-                           if pooling == "attentive" else MeanPooling(n_mels))
-        self.estRT = T60Mapping(self.est_weight.n_stats, hidden)
+        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
+                           else MeanPooling(n_mels))
+        self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -179,7 +141,7 @@ class AWSSDR(nn.Module):
 
     def forward(self, sdr: torch.Tensor, mask: torch.Tensor | None = None):
         # sdr: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames) bool
-        # -> t60_s: (batch, 1), weight: (batch, frames, n_mels), stat: (batch, n_stats)
+        # -> t60_s: (batch, 1), weight: (batch, frames, n_mels), stat: (batch, n_mels)
         if sdr.ndim != 3 or sdr.shape[2] != self.n_rows:
             raise ValueError(f"expected SDRs of shape (batch, frames, {self.n_rows}), got {tuple(sdr.shape)}; "
                              "a (n_rows, frames) matrix needs .T[None]")

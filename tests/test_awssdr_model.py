@@ -118,24 +118,3 @@ def test_window_levels_steer_the_attention_whatever_the_recordings_gain_and_padd
     torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"\(batch, frames, 80\)"):
         model(features[:40].T[None])
-
-
-def test_mapping_levels_give_the_t60_mapping_pooled_levels_and_their_spread_whatever_the_gain():
-    torch.manual_seed(0)
-    model = AWSSDR(mask_padding=True, window_level=True, mapping_levels=True).double()
-    features = torch.cat([random_sdr(30, 0), 3.0 * random_sdr(30, 1) - 6.0])  # SDRs, then levels
-    t60, weight, stat = model(features.T[None])
-    centred = features[40:] - features[40:].mean(dim=1, keepdim=True)
-    torch.testing.assert_close(stat[0, :40], (weight[0] * features[:40].T).sum(dim=0))
-    torch.testing.assert_close(stat[0, 40:80], (weight[0] * centred.T).sum(dim=0))
-    torch.testing.assert_close(stat[0, 80:], centred.std(dim=1, unbiased=False))
-    assert model.estRT[0].in_features == 120
-    louder = features.clone()
-    louder[40:] += 2.0
-    torch.testing.assert_close(model(louder.T[None])[0], t60, rtol=0, atol=1e-12)
-    batch, mask = pad_sdr_batch([features, torch.cat([random_sdr(50, 2), random_sdr(50, 3)])])
-    torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="features.window_level"):
-        AWSSDR(mapping_levels=True)
-    with pytest.raises(ValueError, match="attentive pooling"):
-        AWSSDR(pooling="mean", window_level=True, mapping_levels=True)
