@@ -23,15 +23,22 @@ def start(device: str = "auto") -> Process:
     run checks the backend too); pick this process's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = pick_device(device, local_rank, torch.cuda.is_available())
     if device.type == "cuda":
         torch.cuda.set_device(device)
     launched_by_torchrun = "TORCHELASTIC_RUN_ID" in os.environ
     if (world_size > 1 or launched_by_torchrun) and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Process(rank, world_size, device)
+
+
+def pick_device(device: str, local_rank: int, cuda_available: bool) -> torch.device:
+    """"auto": this process's GPU when there is one, else the CPU; "cuda" without an index: this process's GPU
+    (the one torchrun's LOCAL_RANK names); anything else as given ("cpu", "cuda:1")."""
+    if device == "auto":
+        device = "cuda" if cuda_available else "cpu"
+    device = torch.device(device)
+    return torch.device("cuda", local_rank) if device.type == "cuda" and device.index is None else device
 
 
 def stop() -> None:

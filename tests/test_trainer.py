@@ -136,3 +136,12 @@ def test_importing_configs_leaves_cuda_alone_and_training_sets_deterministic_cub
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["None", ":4096:8"]
+
+
+@pytest.mark.parametrize("asked, local_rank, cuda, expected", [
+    ("auto", 1, True, "cuda:1"), ("auto", 1, False, "cpu"),
+    ("cuda", 1, True, "cuda:1"),  # torch.cuda.set_device refuses a CUDA device without an index
+    ("cuda:0", 1, True, "cuda:0"), ("cpu", 0, True, "cpu")])
+def test_the_device_setting_names_this_processs_device(asked, local_rank, cuda, expected):
+    from speechkit.distributed import pick_device
+    assert pick_device(asked, local_rank, cuda) == torch.device(expected)
