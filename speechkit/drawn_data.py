@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.signal import fftconvolve
+from scipy.signal import fftconvolve, resample_poly
 
 from .audio import read_audio
 from .corpus.noise import COLOUR_EXPONENTS, babble, coloured_noise, mix_at_snr, normalise_and_dither
@@ -105,6 +105,20 @@ def draw_speech(speaker: Speaker, num_samples: int, rng: np.random.Generator, sa
     return joined[start:start + num_samples]
 
 
+SPEED_STEP = 20  # speed factors are multiples of 1/20: resampling by 20 / (20 x factor) is exact and short
+
+
+def draw_speech_at_speed(speaker: Speaker, num_samples: int, rng: np.random.Generator, sample_rate: int,
+                         speed: list[float]) -> np.ndarray:
+    """`draw_speech` played faster or slower by a factor drawn from the range `speed` (steps of 1/20): tempo,
+    pitch and formants move together, as another voice's would (speed perturbation, Ko et al., Interspeech
+    2015), which multiplies the few voices of the pools."""
+    low, high = (round(factor * SPEED_STEP) for factor in speed)
+    steps = int(rng.integers(low, high + 1))
+    wave = draw_speech(speaker, -(-num_samples * steps // SPEED_STEP) + 1, rng, sample_rate)
+    return resample_poly(wave, SPEED_STEP, steps)[:num_samples].astype(np.float32)
+
+
 def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: float, kind: str | None = None,
                  exclude: Speaker | None = None) -> Speaker:
     """A speaker of `kind`, or of a kind drawn with `recorded_probability` when `kind` is None (the other
@@ -151,6 +165,9 @@ class T60Draw:
     snr_db: list[float] = field(default_factory=lambda: [0.0, 30.0])  # uniform when not clean
     augment_probability: float = 0.5  # reshape the RIR's tail and DRR (Bryan 2020), label measured again
     peak: list[float] = field(default_factory=lambda: [0.1, 0.9])
+    # Not in the paper: play each item's dry speech faster or slower by a factor drawn from this range (e.g.
+    # [0.85, 1.15]; draw_speech_at_speed); None: as recorded (the fixed validation and test sets are)
+    speed: list[float] | None = None
 
 
 def draw_rir(pools: Pools, rng: np.random.Generator, augment_probability: float) -> tuple[np.ndarray, float, str]:
@@ -172,7 +189,8 @@ def draw_t60_item(pools: Pools, rng: np.random.Generator, num_samples: int, draw
     """(reverberant wave, measured T60 in s, what was drawn); `snr_db` None is clean, `kind` forces a
     speech kind (the fixed test sets balance these instead of drawing them)."""
     speaker = draw_speaker(pools, rng, draw.recorded_probability, kind)
-    dry = draw_speech(speaker, num_samples, rng, pools.sample_rate)
+    dry = (draw_speech(speaker, num_samples, rng, pools.sample_rate) if draw.speed is None else
+           draw_speech_at_speed(speaker, num_samples, rng, pools.sample_rate, draw.speed))
     rir, t60_s, room = draw_rir(pools, rng, draw.augment_probability)
     wave = reverberate(dry, rir)
     if snr_db == "draw":

@@ -11,7 +11,8 @@ from awssdr.features import SDRParams
 from speechkit.audio import write_audio
 from speechkit.corpus.fixed_sets import write_t60_set
 from speechkit.corpus.rooms import measure_t60
-from speechkit.drawn_data import MixtureDraw, Pools, T60Draw, draw_mixture, draw_t60_item, drawn_mixture_set
+from speechkit.drawn_data import (MixtureDraw, Pools, Speaker, T60Draw, draw_mixture, draw_speech_at_speed, draw_t60_item,
+                                  drawn_mixture_set)
 from speechkit.manifest import write_manifest
 
 from .script_runner import run_script
@@ -100,6 +101,25 @@ def test_t60_labels_are_measured_on_the_rir_used(pools_dir):
         assert wave.shape == (RATE * 2,) and 0.05 < t60_s < 3.0
         augmented += not np.isclose(t60_s, stored[info["room"]])  # reshaped RIR: measured anew
     assert augmented > 0
+
+
+@pytest.mark.parametrize("speed", [0.85, 1.0, 1.15])
+def test_speech_at_speed_moves_the_pitch_by_the_drawn_factor(speed):
+    tone = (0.5 * np.sin(2 * np.pi * 200 * np.arange(RATE) / RATE) * 32767).astype(np.int16)
+    wave = draw_speech_at_speed(Speaker("tone", "tts", (tone,)), RATE, np.random.default_rng(0), RATE,
+                                [speed, speed])
+    spectrum = np.abs(np.fft.rfft(wave[:RATE // 2] * np.hanning(RATE // 2)))
+    assert wave.shape == (RATE,) and wave.dtype == np.float32
+    assert np.argmax(spectrum) * 2 == pytest.approx(200 * speed, abs=2)  # 2 Hz bins
+
+
+def test_speed_perturbation_changes_t60_items_deterministically(pools_dir):
+    pools = Pools.load(pools_dir, "train")
+    draw = lambda draw_cfg: draw_t60_item(pools, np.random.default_rng([5, 1]), RATE * 2, draw_cfg)  # noqa: E731
+    plain, fast = draw(T60Draw()), draw(T60Draw(speed=[1.1, 1.1]))
+    assert fast[0].shape == plain[0].shape and not np.array_equal(fast[0], plain[0])
+    assert fast[2]["voice"] == plain[2]["voice"]  # the same draw otherwise: speaker first, then the speed
+    assert np.array_equal(draw(T60Draw(speed=[1.1, 1.1]))[0], fast[0])
 
 
 def test_mixtures_sum_their_sources_and_pair_two_speakers(pools_dir):
