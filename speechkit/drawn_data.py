@@ -169,6 +169,10 @@ class T60Draw:
     # [0.85, 1.15]; draw_speech_at_speed); None: as recorded (the fixed validation and test sets are)
     speed: list[float] | None = None
 
+    def __post_init__(self):
+        if self.speed is not None and not (len(self.speed) == 2 and 1 / SPEED_STEP <= self.speed[0] <= self.speed[1]):
+            raise ValueError(f"speed must be [low, high] with {1 / SPEED_STEP:g} <= low <= high, got {self.speed}")
+
 
 def draw_rir(pools: Pools, rng: np.random.Generator, augment_probability: float) -> tuple[np.ndarray, float, str]:
     """A pool RIR, reshaped with `augment_probability`; returns (rir, measured T60 in s, room name)."""

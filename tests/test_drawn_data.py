@@ -11,8 +11,8 @@ from awssdr.features import SDRParams
 from speechkit.audio import write_audio
 from speechkit.corpus.fixed_sets import write_t60_set
 from speechkit.corpus.rooms import measure_t60
-from speechkit.drawn_data import (MixtureDraw, Pools, Speaker, T60Draw, draw_mixture, draw_speech_at_speed, draw_t60_item,
-                                  drawn_mixture_set)
+from speechkit.drawn_data import (MixtureDraw, Pools, Speaker, T60Draw, draw_mixture, draw_speech_at_speed,
+                                  draw_t60_item, drawn_mixture_set)
 from speechkit.manifest import write_manifest
 
 from .script_runner import run_script
@@ -120,6 +120,12 @@ def test_speed_perturbation_changes_t60_items_deterministically(pools_dir):
     assert fast[0].shape == plain[0].shape and not np.array_equal(fast[0], plain[0])
     assert fast[2]["voice"] == plain[2]["voice"]  # the same draw otherwise: speaker first, then the speed
     assert np.array_equal(draw(T60Draw(speed=[1.1, 1.1]))[0], fast[0])
+
+
+@pytest.mark.parametrize("speed", [[1.2, 0.8], [0.0, 1.0], [1.0]])
+def test_a_speed_range_that_cannot_be_drawn_is_refused(speed):
+    with pytest.raises(ValueError, match="speed"):
+        T60Draw(speed=speed)
 
 
 def test_mixtures_sum_their_sources_and_pair_two_speakers(pools_dir):
