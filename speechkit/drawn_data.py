@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.signal import fftconvolve, resample_poly
+from scipy.signal import fftconvolve
 
-from .audio import read_audio
+from .audio import read_audio, resample
 from .corpus.noise import COLOUR_EXPONENTS, babble, coloured_noise, mix_at_snr, normalise_and_dither
 from .corpus.rooms import T60MeasurementError, augment_rir, measure_t60
 from .errors import UserError
@@ -116,7 +116,7 @@ def draw_speech_at_speed(speaker: Speaker, num_samples: int, rng: np.random.Gene
     low, high = (round(factor * SPEED_STEP) for factor in speed)
     steps = int(rng.integers(low, high + 1))
     wave = draw_speech(speaker, -(-num_samples * steps // SPEED_STEP) + 1, rng, sample_rate)
-    return resample_poly(wave, SPEED_STEP, steps)[:num_samples].astype(np.float32)
+    return resample(wave, steps, SPEED_STEP)[:num_samples]  # samples made at rate `steps`, played at SPEED_STEP
 
 
 def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: float, kind: str | None = None,
