@@ -1,6 +1,7 @@
 """The built-in default corpus: sentence grammar, T60 measurement, noise, and tiny generated corpora."""
 import csv
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -174,6 +175,9 @@ def test_same_seed_is_byte_identical_whatever_the_workers_and_other_seeds_differ
 
 @needs_tts
 def test_rerun_skips_a_complete_corpus_and_refuses_to_mix_settings(tiny):
+    record = json.loads((tiny / "corpus.json").read_text())["options"]
+    # options that are off make nothing, so they are not recorded: adding one must not orphan older corpora
+    assert None not in [*record["t60_draw"].values(), *record["mixture_draw"].values()]
     before = {path: path.stat().st_mtime_ns for path in tiny.rglob("*")}
     make_default_corpus(tiny, scale="tiny", seed=0, workers=2)
     assert {path: path.stat().st_mtime_ns for path in tiny.rglob("*")} == before

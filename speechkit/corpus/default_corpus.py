@@ -163,7 +163,13 @@ def _settings(scale: str, seed: int) -> dict:
     return {"scale": scale, "seed": seed,
             "sizes": {k: (v._asdict() if isinstance(v, tuple) else v) for k, v in asdict(sizes).items()},
             "options": {"sample_rate": SAMPLE_RATE, "t60_range_s": T60_RANGE_S, "test_mixture_s": TEST_MIXTURE_S,
-                        "t60_draw": asdict(T60Draw()), "mixture_draw": asdict(MixtureDraw())}}
+                        "t60_draw": _draw_settings(T60Draw()), "mixture_draw": _draw_settings(MixtureDraw())}}
+
+
+def _draw_settings(draw) -> dict:
+    """The draw's settings that make the fixed sets; options that are off (None) make nothing, so an option
+    added later does not make older corpora look different."""
+    return {key: value for key, value in asdict(draw).items() if value is not None}
 
 
 def _is_made(out_dir: Path, settings: dict) -> bool:
