@@ -18,7 +18,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.fft import irfft, next_fast_len, rfft
 from scipy.signal import fftconvolve
 
 from .audio import read_audio, resample
@@ -120,18 +119,6 @@ def draw_speech_at_speed(speaker: Speaker, num_samples: int, rng: np.random.Gene
     return resample(wave, steps, SPEED_STEP)[:num_samples]  # samples made at rate `steps`, played at SPEED_STEP
 
 
-TILT_PIVOT_HZ, TILT_FLOOR_HZ = 1000.0, 100.0
-
-
-def tilt_spectrum(wave: np.ndarray, db_per_octave: float, sample_rate: int) -> np.ndarray:
-    """`wave` with its spectrum tilted by `db_per_octave` about TILT_PIVOT_HZ (the gain held below TILT_FLOOR_HZ),
-    as another voice's or microphone's spectral balance would be."""
-    n_fft = next_fast_len(len(wave), real=True)  # zero-padded: item lengths are often slow FFT sizes
-    hz = np.maximum(np.fft.rfftfreq(n_fft, 1 / sample_rate), TILT_FLOOR_HZ)
-    gain = 10 ** (db_per_octave * np.log2(hz / TILT_PIVOT_HZ) / 20)
-    return irfft(rfft(wave, n_fft) * gain, n_fft)[:len(wave)].astype(np.float32)
-
-
 def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: float, kind: str | None = None,
                  exclude: Speaker | None = None) -> Speaker:
     """A speaker of `kind`, or of a kind drawn with `recorded_probability` when `kind` is None (the other
@@ -181,16 +168,10 @@ class T60Draw:
     # Not in the paper: play each item's dry speech faster or slower by a factor drawn from this range (e.g.
     # [0.85, 1.15]; draw_speech_at_speed); None: as recorded (the fixed validation and test sets are)
     speed: list[float] | None = None
-    # Not in the paper: tilt each item's dry speech spectrum by a slope drawn from this range, in dB per octave
-    # (e.g. [-3, 3]; tilt_spectrum); None: as recorded
-    tilt_db_per_octave: list[float] | None = None
 
     def __post_init__(self):
         if self.speed is not None and not (len(self.speed) == 2 and 1 / SPEED_STEP <= self.speed[0] <= self.speed[1]):
             raise ValueError(f"speed must be [low, high] with {1 / SPEED_STEP:g} <= low <= high, got {self.speed}")
-        tilt = self.tilt_db_per_octave
-        if tilt is not None and not (len(tilt) == 2 and tilt[0] <= tilt[1]):
-            raise ValueError(f"tilt_db_per_octave must be [low, high] with low <= high, got {tilt}")
 
 
 def draw_rir(pools: Pools, rng: np.random.Generator, augment_probability: float) -> tuple[np.ndarray, float, str]:
@@ -214,8 +195,6 @@ def draw_t60_item(pools: Pools, rng: np.random.Generator, num_samples: int, draw
     speaker = draw_speaker(pools, rng, draw.recorded_probability, kind)
     dry = (draw_speech(speaker, num_samples, rng, pools.sample_rate) if draw.speed is None else
            draw_speech_at_speed(speaker, num_samples, rng, pools.sample_rate, draw.speed))
-    if draw.tilt_db_per_octave is not None:
-        dry = tilt_spectrum(dry, float(rng.uniform(*draw.tilt_db_per_octave)), pools.sample_rate)
     rir, t60_s, room = draw_rir(pools, rng, draw.augment_probability)
     wave = reverberate(dry, rir)
     if snr_db == "draw":

@@ -12,7 +12,7 @@ from speechkit.audio import write_audio
 from speechkit.corpus.fixed_sets import write_t60_set
 from speechkit.corpus.rooms import measure_t60
 from speechkit.drawn_data import (MixtureDraw, Pools, Speaker, T60Draw, draw_mixture, draw_speech_at_speed,
-                                  draw_t60_item, drawn_mixture_set, tilt_spectrum)
+                                  draw_t60_item, drawn_mixture_set)
 from speechkit.manifest import write_manifest
 
 from .script_runner import run_script
@@ -160,25 +160,3 @@ def test_resumed_training_on_drawn_items_ends_with_the_same_weights(pools_dir, t
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     history = json.loads((tmp_path / "resumed.dnn" / "checkpoint.json").read_text())["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
-
-
-@pytest.mark.parametrize("db_per_octave", [-3.0, 2.0])
-def test_tilt_changes_the_level_by_the_slope_per_octave_about_1_khz(db_per_octave):
-    t = np.arange(RATE) / RATE
-    tones = {hz: np.sin(2 * np.pi * hz * t) for hz in (250, 1000, 4000)}  # whole periods in one second
-    tilted = {hz: tilt_spectrum(tone.astype(np.float32), db_per_octave, RATE) for hz, tone in tones.items()}
-    gain_db = {hz: 20 * np.log10(np.std(tilted[hz]) / np.std(tones[hz])) for hz in tones}
-    assert gain_db[1000] == pytest.approx(0, abs=0.01)
-    assert gain_db[4000] == pytest.approx(2 * db_per_octave, abs=0.01)
-    assert gain_db[250] == pytest.approx(-2 * db_per_octave, abs=0.01)
-
-
-def test_tilt_changes_t60_items_deterministically(pools_dir):
-    pools = Pools.load(pools_dir, "train")
-    draw = lambda draw_cfg: draw_t60_item(pools, np.random.default_rng([5, 1]), RATE * 2, draw_cfg)  # noqa: E731
-    plain, tilted = draw(T60Draw()), draw(T60Draw(tilt_db_per_octave=[3.0, 3.0]))
-    assert tilted[0].shape == plain[0].shape and not np.array_equal(tilted[0], plain[0])
-    assert tilted[2]["voice"] == plain[2]["voice"]  # the speaker is drawn before the tilt
-    assert np.array_equal(draw(T60Draw(tilt_db_per_octave=[3.0, 3.0]))[0], tilted[0])
-    with pytest.raises(ValueError, match="tilt_db_per_octave"):
-        T60Draw(tilt_db_per_octave=[3.0, -3.0])

@@ -66,15 +66,12 @@ class CorpusSizes:
 # tiny     8 / 4 / 4         3         6 / 6 / 6           8 / 8              6 / 6          test fixture
 # small    300 / 60 / 120    30        200 / 40 / 80       80 / 240           48 / 96        quickstart
 # large    500 / 80 / 160    all       2000 / 150 / 300    240 / 480          120 / 240      the shipped models
-# xlarge   as large, with 8000 training rooms (the first 2000 are large's; valid and test sets the same)
 SCALES = {
     "tiny": CorpusSizes(SplitCounts(8, 4, 4), 3, SplitCounts(6, 6, 6), SplitCounts(0, 8, 8), SplitCounts(0, 6, 6)),
     "small": CorpusSizes(SplitCounts(300, 60, 120), 30, SplitCounts(200, 40, 80), SplitCounts(0, 80, 240),
                          SplitCounts(0, 48, 96)),
     "large": CorpusSizes(SplitCounts(500, 80, 160), 100000, SplitCounts(2000, 150, 300), SplitCounts(0, 240, 480),
                          SplitCounts(0, 120, 240)),
-    "xlarge": CorpusSizes(SplitCounts(500, 80, 160), 100000, SplitCounts(8000, 150, 300), SplitCounts(0, 240, 480),
-                          SplitCounts(0, 120, 240)),
 }
 
 
