@@ -178,8 +178,15 @@ def test_rerun_skips_a_complete_corpus_and_refuses_to_mix_settings(tiny):
     record = json.loads((tiny / "corpus.json").read_text())["options"]
     # options that are off make nothing, so they are not recorded: adding one must not orphan older corpora
     assert None not in [*record["t60_draw"].values(), *record["mixture_draw"].values()]
+    written = (tiny / "corpus.json").read_text()
+    older = json.loads(written)
+    older["options"]["t60_draw"]["speed"] = None  # as recorded between that option's arrival and this rule
+    (tiny / "corpus.json").write_text(json.dumps(older))
     before = {path: path.stat().st_mtime_ns for path in tiny.rglob("*")}
-    make_default_corpus(tiny, scale="tiny", seed=0, workers=2)
-    assert {path: path.stat().st_mtime_ns for path in tiny.rglob("*")} == before
+    try:
+        make_default_corpus(tiny, scale="tiny", seed=0, workers=2)
+        assert {path: path.stat().st_mtime_ns for path in tiny.rglob("*")} == before
+    finally:
+        (tiny / "corpus.json").write_text(written)
     with pytest.raises(FileExistsError, match="overwrite"):
         make_default_corpus(tiny, scale="tiny", seed=5, workers=2)

@@ -173,10 +173,17 @@ def _draw_settings(draw) -> dict:
 
 
 def _is_made(out_dir: Path, settings: dict) -> bool:
-    """True when `out_dir` holds a complete corpus made with these settings."""
+    """True when `out_dir` holds a complete corpus made with these settings (draw options recorded as off, as
+    corpora made between an option's arrival and _draw_settings have them, count as absent)."""
     record = out_dir / "corpus.json"
-    return record.is_file() and ({key: json.loads(record.read_text()).get(key) for key in settings}
-                                 == json.loads(json.dumps(settings)))
+    if not record.is_file():
+        return False
+    stored = json.loads(record.read_text())
+    options = stored.get("options") or {}
+    for draw in ("t60_draw", "mixture_draw"):
+        if isinstance(options.get(draw), dict):
+            options[draw] = {key: value for key, value in options[draw].items() if value is not None}
+    return {key: stored.get(key) for key in settings} == json.loads(json.dumps(settings))
 
 
 def _write_manifests(out_dir: Path, folder: str, rows: dict[str, list[dict]]) -> None:
