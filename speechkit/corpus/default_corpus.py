@@ -160,29 +160,27 @@ def _settings(scale: str, seed: int) -> dict:
     if scale not in SCALES:
         raise ValueError(f"unknown corpus scale {scale!r}; choose one of {', '.join(SCALES)}")
     sizes = SCALES[scale]
-    return {"scale": scale, "seed": seed,
-            "sizes": {k: (v._asdict() if isinstance(v, tuple) else v) for k, v in asdict(sizes).items()},
-            "options": {"sample_rate": SAMPLE_RATE, "t60_range_s": T60_RANGE_S, "test_mixture_s": TEST_MIXTURE_S,
-                        "t60_draw": _draw_settings(T60Draw()), "mixture_draw": _draw_settings(MixtureDraw())}}
+    return _without_off_options({
+        "scale": scale, "seed": seed,
+        "sizes": {k: (v._asdict() if isinstance(v, tuple) else v) for k, v in asdict(sizes).items()},
+        "options": {"sample_rate": SAMPLE_RATE, "t60_range_s": T60_RANGE_S, "test_mixture_s": TEST_MIXTURE_S,
+                    "t60_draw": asdict(T60Draw()), "mixture_draw": asdict(MixtureDraw())}})
 
 
-def _draw_settings(draw) -> dict:
-    """The draw's settings that make the fixed sets; options that are off (None) make nothing, so an option
-    added later does not make older corpora look different."""
-    return {key: value for key, value in asdict(draw).items() if value is not None}
+def _without_off_options(value):
+    """`value` without its dict entries that are None, at any depth: an option that is off makes nothing, so
+    one added later does not make older corpora look different (nor do records that list it as off)."""
+    if isinstance(value, dict):
+        return {key: _without_off_options(item) for key, item in value.items() if item is not None}
+    return value
 
 
 def _is_made(out_dir: Path, settings: dict) -> bool:
-    """True when `out_dir` holds a complete corpus made with these settings (draw options recorded as off, as
-    corpora made between an option's arrival and _draw_settings have them, count as absent)."""
+    """True when `out_dir` holds a complete corpus made with these settings."""
     record = out_dir / "corpus.json"
     if not record.is_file():
         return False
-    stored = json.loads(record.read_text())
-    options = stored.get("options") or {}
-    for draw in ("t60_draw", "mixture_draw"):
-        if isinstance(options.get(draw), dict):
-            options[draw] = {key: value for key, value in options[draw].items() if value is not None}
+    stored = _without_off_options(json.loads(record.read_text()))
     return {key: stored.get(key) for key in settings} == json.loads(json.dumps(settings))
 
 
