@@ -15,6 +15,9 @@ T60_METRICS = (Metric("bias_s", "bias", "s", "+.3f"), Metric("mse_s2", "MSE", "s
 PAPER_T60_METRICS = tuple(m for m in T60_METRICS if m.name in ("bias_s", "mse_s2", "pearson_rho"))  # as published
 
 T60_BINS_S = (0.1, 0.4, 0.7, 1.0, 1.5)
+# Attention whose entropy over the windows is below this fraction of uniform weights' has collapsed onto a
+# few windows: trained runs score 0.91-0.99 of uniform, the collapsed one 0.2, at 1.7x the MSE (docs/results.md).
+COLLAPSED_ATTENTION = 0.5
 # Breakdowns by manifest columns, when the manifest has them (the ACE manifests have all three): the table
 # prints those with at most MAX_TABLE_GROUPS groups; summary.json holds every one.
 GROUPINGS = {"per_kind": ("kind",), "per_room": ("room",), "per_noise": ("noise",),
@@ -43,6 +46,7 @@ def evaluate_estimator(estimator, dataset, out_dir, title: str = "", progress: b
         weights.append(weight)
         rows.append({**dataset.rows[index], "t60_estimate_s": estimate, "error_s": estimate - float(truth)})
     summary = summarise(rows)
+    summary["attention"] = attention_sharpness(weights)
     summary["title"] = title
     write_manifest(out_dir / "per_utterance.csv", rows)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -54,6 +58,22 @@ def evaluate_estimator(estimator, dataset, out_dir, title: str = "", progress: b
     print(format_table(summary))
     print(f"written to {out_dir}/ (per_utterance.csv, summary.json, scatter.png, attention.png)")
     return summary
+
+
+def attention_sharpness(weights: list) -> dict:
+    """How peaked the attention weights are (each (frames, n_mels), summing to 1 over frames): per band, the
+    largest weight and the entropy over the frames in nats, beside the entropy of equal weights (log frames),
+    each averaged over bands and utterances; `entropy_fraction` = entropy / uniform entropy."""
+    largest, entropy, uniform = [], [], []
+    for weight in weights:
+        w = np.asarray(weight, dtype=np.float64)
+        largest.append(w.max(axis=0).mean())
+        entropy.append(-(w * np.log(np.where(w > 0, w, 1.0))).sum(axis=0).mean())
+        uniform.append(np.log(w.shape[0]))
+    mean_entropy, mean_uniform = float(np.mean(entropy)), float(np.mean(uniform))
+    return {"largest_weight": float(np.mean(largest)), "entropy_nats": mean_entropy,
+            "uniform_entropy_nats": mean_uniform,
+            "entropy_fraction": mean_entropy / mean_uniform if mean_uniform > 0 else 1.0}
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -108,6 +128,8 @@ def format_table(summary: dict) -> str:
     lines.append("(bias = mean of estimate - truth: positive means over-estimation)")
     if omitted:
         lines.append(f"in summary.json only: {', '.join(omitted)}")
+    if "attention" in summary:
+        lines.append(_attention_line(summary["attention"]))
     return "\n".join(line for line in lines if line)
 
 
@@ -124,6 +146,16 @@ def plot_scatter(rows: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _attention_line(attention: dict) -> str:
+    line = (f"attention per band: largest weight {attention['largest_weight']:.3f}, entropy "
+            f"{attention['entropy_nats']:.2f} nats of {attention['uniform_entropy_nats']:.2f} for equal weights")
+    if attention["entropy_fraction"] < COLLAPSED_ATTENTION:
+        line += ("\nWARNING: the attention has collapsed onto a few windows (entropy below "
+                 f"{COLLAPSED_ATTENTION:.0%} of equal weights'); runs like it scored 1.7x the MSE of the others here: "
+                 "train again with another seed (docs/results.md)")
+    return line
 
 
 def plot_attention(sdr, weight, path: Path, title: str) -> None:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from awssdr.evaluation import PAPER_T60_METRICS, T60_METRICS, error_statistics, summarise
+from awssdr.evaluation import (PAPER_T60_METRICS, T60_METRICS, attention_sharpness, error_statistics,
+                               format_table, summarise)
 from speechkit.metrics import SEPARATION_METRICS, separation_scores
 from tdanet.evaluation import evaluate_separator
 
@@ -20,6 +21,25 @@ def test_each_metrics_list_names_exactly_what_its_scores_hold():
     scores = separation_scores(sources[::-1] + noise, sources, sources.sum(0))
     assert list(scores) == [m.name for m in SEPARATION_METRICS] + ["permutation"]
     assert list(error_statistics([0.3, 0.5, 0.9], [0.4, 0.5, 0.8])) == ["n"] + [m.name for m in T60_METRICS]
+
+
+def test_attention_sharpness_tells_equal_weights_from_collapsed_ones():
+    equal = [torch.full((50, 4), 1 / 50), torch.full((200, 4), 1 / 200)]
+    sharp = attention_sharpness(equal)
+    assert sharp["largest_weight"] == pytest.approx((1 / 50 + 1 / 200) / 2)
+    assert sharp["entropy_nats"] == pytest.approx((np.log(50) + np.log(200)) / 2)
+    assert sharp["entropy_fraction"] == pytest.approx(1.0)
+    one_hot = torch.zeros(100, 4)
+    one_hot[7] = 1.0
+    half = torch.zeros(100, 4)
+    half[:2] = 0.5  # two windows share each band's weight: entropy log 2
+    collapsed = attention_sharpness([one_hot, half])
+    assert collapsed["largest_weight"] == pytest.approx(0.75)
+    assert collapsed["entropy_nats"] == pytest.approx(np.log(2) / 2)
+    assert collapsed["entropy_fraction"] == pytest.approx(np.log(2) / 2 / np.log(100))
+    rows = [{"t60_s": "0.4", "t60_estimate_s": 0.5}, {"t60_s": "0.8", "t60_estimate_s": 0.7}]
+    assert "WARNING: the attention has collapsed" in format_table({**summarise(rows), "attention": collapsed})
+    assert "WARNING" not in format_table({**summarise(rows), "attention": sharp})
 
 
 class HalvingSeparator(torch.nn.Module):
