@@ -101,7 +101,7 @@ class MeanPooling(nn.Module):
         weight = (valid / valid.sum(dim=1, keepdim=True)).unsqueeze(2).expand_as(sdr)
         return weight, self.pool(weight, features)
 
-    def pool(self, weight: torch.Tensor, features: torch.Tensor, level_mean: None = None) -> torch.Tensor:
+    def pool(self, weight: torch.Tensor, features: torch.Tensor, level_mean=None) -> torch.Tensor:
         """Weighted sums over frames of the SDRs: weight (batch, frames, n_mels) -> (batch, n_mels)."""
         return (weight * features[..., :self.n_mels]).sum(dim=1)
 
