@@ -31,9 +31,6 @@ class ModelConfig:
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
     hidden: int = 512
     kernel_size: int = 11
-    # Not in the paper (needs features.window_level): the T60 mapping also sees the chosen windows' levels,
-    # pooled by the attention weights like the SDRs (how far above each band's mean level the decays lay).
-    pool_levels: bool = False
 
 
 @dataclass

@@ -33,8 +33,6 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    if cfg.pool_levels:
-        args["pool_levels"] = True  # recorded only when on, so older specs read the same
     return {**args, "window_level": True} if params.window_level else args
 
 
@@ -126,7 +124,7 @@ class Estimator:
         return track
 
     def _chunked_pooling(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """The pooled vector (n_mels [x 2],) of a long input, as the attention would pool it in one pass.
+        """The pooled SDR vector (n_mels,) of a long input, as the attention would pool it in one pass.
 
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
@@ -136,7 +134,7 @@ class Estimator:
         features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
         level_mean = pooling.level_mean(features, valid_on_device)
         top = torch.full((n_mels,), float("-inf"), device=self.device)
-        weighted, total = None, torch.zeros_like(top)
+        weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
             if not valid[first:first + CHUNK_WINDOWS].any():
                 continue  # digital silence throughout: nothing to pool
@@ -146,12 +144,10 @@ class Estimator:
             logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
-            chunk = features[..., first:first + CHUNK_WINDOWS].transpose(1, 2)
-            pooled = pooling.pool(weight.T[None], chunk, level_mean)[0]
-            scale_pooled = scale.repeat(len(pooled) // n_mels)  # the same band's scale for its SDR and level
-            weighted = pooled if weighted is None else weighted * scale_pooled + pooled
+            chunk_sdr = features[0, :n_mels, first:first + CHUNK_WINDOWS]
+            weighted = weighted * scale + (weight * chunk_sdr).sum(dim=-1)
             total, top = total * scale + weight.sum(dim=-1), new_top
-        return weighted / total.repeat(len(weighted) // n_mels)
+        return weighted / total
 
     def _receptive_radius(self) -> int:
         convs = [m for m in self.model.est_weight.modules() if isinstance(m, torch.nn.Conv1d)]

@@ -17,13 +17,10 @@ class AttentivePooling(nn.Sequential):
 
     Three per-band (grouped) convolutions widen each band to 8 channels, three full convolutions mix the
     bands back down to one logit per band and frame. Being a Sequential keeps the checkpoint's layer indices.
-    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels;
-    with `pool_levels` as well (not in the paper) the centred levels are pooled by the same weights as their
-    band's SDRs, and the pooled vector holds both (batch, 2 * n_mels).
+    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels.
     """
 
-    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False,
-                 pool_levels: bool = False):
+    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False):
         inputs = 2 * n_mels if window_level else n_mels
         widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_mels]
         groups = [n_mels, n_mels, n_mels, 1, 1, 1]
@@ -31,27 +28,14 @@ class AttentivePooling(nn.Sequential):
                  for i, g in enumerate(groups)]
         hidden = [layer for conv in convs[:-1] for layer in (conv, nn.LeakyReLU(0.01))]
         super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
-        if pool_levels and not window_level:
-            raise ValueError("pool_levels needs window_level: there are no levels to pool")
-        self.n_mels, self.window_level, self.pool_levels = n_mels, window_level, pool_levels
+        self.n_mels, self.window_level = n_mels, window_level
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
-        # -> weight: (batch, frames, n_mels), stat: (batch, n_mels) or with pool_levels (batch, 2 * n_mels)
-        level_mean = self.level_mean(features.transpose(1, 2), mask)
-        x = self.inputs(features.transpose(1, 2), mask, level_mean)
+        # -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
+        x = self.inputs(features.transpose(1, 2), mask)
         weight = self[-1](self.logits(x, mask)).transpose(1, 2)  # softmax over time
-        return weight, self.pool(weight, features, level_mean)
-
-    def pool(self, weight: torch.Tensor, features: torch.Tensor, level_mean: torch.Tensor | None = None):
-        """Weighted sums over frames of the SDRs, and with `pool_levels` of the levels less `level_mean`
-        (from `level_mean`): weight (batch, frames, n_mels), features (batch, frames, n_rows) -> (batch, n_mels
-        [x 2])."""
-        stat = (weight * features[..., :self.n_mels]).sum(dim=1)
-        if not self.pool_levels:
-            return stat
-        levels = features[..., self.n_mels:] - level_mean.transpose(1, 2)
-        return torch.cat([stat, (weight * levels).sum(dim=1)], dim=1)
+        return weight, (weight * features[..., :self.n_mels]).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                level_mean: torch.Tensor | None = None) -> torch.Tensor:
@@ -99,11 +83,7 @@ class MeanPooling(nn.Module):
         sdr = features[..., :self.n_mels]
         valid = torch.ones_like(sdr[..., 0]) if mask is None else mask.to(sdr.dtype)
         weight = (valid / valid.sum(dim=1, keepdim=True)).unsqueeze(2).expand_as(sdr)
-        return weight, self.pool(weight, features)
-
-    def pool(self, weight: torch.Tensor, features: torch.Tensor, level_mean=None) -> torch.Tensor:
-        """Weighted sums over frames of the SDRs: weight (batch, frames, n_mels) -> (batch, n_mels)."""
-        return (weight * features[..., :self.n_mels]).sum(dim=1)
+        return weight, (weight * sdr).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                level_mean: torch.Tensor | None = None) -> torch.Tensor:
@@ -123,7 +103,6 @@ class T60Mapping(nn.Sequential):
     """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation."""
 
     def __init__(self, n_mels: int = 40, hidden: int = 512):
-        # n_mels: the pooled vector's length (2 * the bands' with AWSSDR(pool_levels=True))
         super().__init__(nn.Linear(n_mels, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, 1))
@@ -136,12 +115,10 @@ class AWSSDR(nn.Module):
     and the convolutions; True gives them exactly zero weight, making each estimate independent of its batch.
     window_level=True (not in the paper) takes features with each window's levels below its SDRs
     (SDRParams(window_level=True)) and lets the attention see them; the T60 mapping still sees pooled SDRs.
-    pool_levels=True (not in the paper; needs window_level) gives the T60 mapping the levels of the windows the
-    attention chose as well, pooled like the SDRs: how far above its band's mean level each pooled decay lay.
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, pool_levels: bool = False):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
@@ -150,11 +127,9 @@ class AWSSDR(nn.Module):
         # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
         self.register_buffer("step", torch.zeros(1, dtype=torch.long))
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
-        if pool_levels and pooling != "attentive":
-            raise ValueError("pool_levels needs pooling='attentive'")
-        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level, pool_levels) if pooling == "attentive"
+        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
                            else MeanPooling(n_mels))
-        self.estRT = T60Mapping(2 * n_mels if pool_levels else n_mels, hidden)
+        self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

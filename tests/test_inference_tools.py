@@ -31,11 +31,10 @@ def run(script: str, *args, cwd=REPO) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, timeout=600)
 
 
-def random_awssdr(tmp_path_factory, pool_levels: bool = False, **features) -> Path:
+def random_awssdr(tmp_path_factory, **features) -> Path:
     """A small randomly initialised AWSSDR checkpoint of ours."""
     dnn = tmp_path_factory.mktemp("models") / "awssdr.dnn"
-    cfg = AWSSDRConfig(name="awssdr", model=AWSSDRModelConfig(hidden=32, pool_levels=pool_levels),
-                       features=SDRParams(**features))
+    cfg = AWSSDRConfig(name="awssdr", model=AWSSDRModelConfig(hidden=32), features=SDRParams(**features))
     torch.manual_seed(0)
     model = awssdr_inference.build_model(cfg.model, cfg.features)
     checkpoint.save_checkpoint(dnn, weights=model.state_dict(), optim={}, trainer_state={}, config=to_dict(cfg),
@@ -105,10 +104,10 @@ def test_a_44k_16_bit_flac_with_digital_silence_gets_an_estimate_and_a_silent_fi
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("window_level, pool_levels", [(False, False), (True, False), (True, True)])
-def test_long_files_are_read_in_pieces_and_pooled_in_chunks_as_in_one_pass(window_level, pool_levels,
-                                                                           tmp_path_factory, tmp_path, monkeypatch):
-    awssdr_dnn = random_awssdr(tmp_path_factory, pool_levels, window_level=window_level)
+@pytest.mark.parametrize("window_level", [False, True])
+def test_long_files_are_read_in_pieces_and_pooled_in_chunks_as_in_one_pass(window_level, tmp_path_factory, tmp_path,
+                                                                           monkeypatch):
+    awssdr_dnn = random_awssdr(tmp_path_factory, window_level=window_level)
     wave = reverberant_speech_like(20.0, 0.8, 16000, seed=2).astype(np.float32)
     wave[5 * 16000:8 * 16000] = 0.0  # silence longer than a chunk below
     sf.write(tmp_path / "long.wav", wave, 16000, subtype="FLOAT")
