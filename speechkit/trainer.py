@@ -2,8 +2,7 @@
 
 A model contributes a `Task` (datasets, collate function, per-item loss); the loop does the rest:
 length-bucketed batches, gradient accumulation and clipping, the learning-rate schedule, validation
-after every epoch (optionally of a moving average of the weights), early stopping, and a `.dnn` checkpoint
-after every epoch. An interrupted run
+after every epoch, early stopping, and a `.dnn` checkpoint after every epoch. An interrupted run
 started again with the same config resumes after the last finished epoch and ends with the same
 weights as an uninterrupted run (on CPU), because every epoch's randomness derives from (seed, epoch).
 """
@@ -18,7 +17,6 @@ from typing import Callable, Iterator, Literal
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -49,14 +47,6 @@ class TrainConfig:
     # the seeded initialisation, with a fresh optimizer and schedule: fine-tuning, or a second stage of a run.
     init_from: str | None = None
     progress: bool = True
-    # Not in the papers: validate, and keep as the best weights, an exponential moving average of the weights
-    # (each optimizer step: average = decay * average + (1 - decay) * weights; Polyak averaging). The raw
-    # weights still train and resume as without it. None (the papers): the weights themselves.
-    ema_decay: float | None = None
-
-    def __post_init__(self):
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be between 0 and 1 (e.g. 0.999), got {self.ema_decay}")
 
 
 @dataclass
@@ -121,12 +111,9 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
     model.to(process.device)
     optimizer = make_optimizer(model.parameters(), optim_cfg)
     schedule = LRSchedule(optimizer, optim_cfg)
-    averaged = None if cfg.ema_decay is None else AveragedModel(
-        model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
-    scored = model if averaged is None else averaged.module  # the weights validated and kept as best
     info = {"epoch": 0, "step": 0, "best_valid": None, "best_epoch": None, "stopped": None, "history": []}
     if cfg.resume and checkpoint.can_resume(dnn_dir):
-        info = _resume(dnn_dir, model, optimizer, schedule, averaged, config, process)
+        info = _resume(dnn_dir, model, optimizer, schedule, config, process)
     elif cfg.init_from is not None:
         model.load_state_dict(checkpoint.load_model_weights(cfg.init_from))
         _say(process, f"starting from the weights of {cfg.init_from}")
@@ -142,7 +129,7 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
                                         rank=process.rank, world_size=process.world_size, pad=True)
     valid_sampler = LengthBucketSampler(task.valid_lengths, cfg.batch_size, shuffle=False,
                                         rank=process.rank, world_size=process.world_size, pad=False)
-    run = _EpochState(model, wrapped, averaged, task, train_sampler, optimizer, cfg, optim_cfg, process)
+    run = _EpochState(model, wrapped, task, train_sampler, optimizer, cfg, optim_cfg, process)
     for epoch in range(info["epoch"] + 1, cfg.epochs + 1):
         _seed(cfg.seed, epoch, process.rank)
         for part in (train_sampler, task.train_set):
@@ -151,7 +138,7 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
         final_form = task.start_epoch is None or task.start_epoch(epoch)
         start = time.time()
         train_loss, info["step"] = _train_epoch(run, epoch, info["step"])
-        valid_score = evaluate(scored, task.loss, task.valid_set, valid_sampler, task.collate, cfg, process)
+        valid_score = evaluate(model, task.loss, task.valid_set, valid_sampler, task.collate, cfg, process)
         schedule.step(epoch, valid_score)
         improved = final_form and (info["best_valid"] is None or valid_score < info["best_valid"])
         if improved:
@@ -165,8 +152,8 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
         if process.is_main:
             checkpoint.save_checkpoint(
                 dnn_dir, weights=model.state_dict(), optim=optimizer.state_dict(),
-                trainer_state=_trainer_state(schedule, averaged), config=config, info=info,
-                best_weights=scored.state_dict() if improved else None)
+                trainer_state={"schedule": schedule.state_dict()}, config=config, info=info,
+                best_weights=model.state_dict() if improved else None)
         if info["stopped"]:
             _say(process, f"stopping: {info['stopped']}")
             break
@@ -190,7 +177,6 @@ class _EpochState:
     """What a training epoch works with; `fit` builds it once."""
     model: torch.nn.Module
     wrapped: torch.nn.Module  # `model`, or its DistributedDataParallel wrapper under torchrun
-    averaged: AveragedModel | None  # the moving average of `model`'s weights (train.ema_decay), if any
     task: Task
     sampler: LengthBucketSampler  # the training batches
     optimizer: torch.optim.Optimizer
@@ -220,8 +206,6 @@ def _train_epoch(run: _EpochState, epoch: int, step: int) -> tuple[float, int]:
                 torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.optim_cfg.grad_clip_norm)
             run.optimizer.step()
             run.optimizer.zero_grad(set_to_none=True)
-            if run.averaged is not None:
-                run.averaged.update_parameters(run.model)
             step += 1
         total, count = total + losses.detach().sum().item(), count + losses.numel()
         bar.set_postfix(loss=f"{total / count:.4f}")
@@ -234,14 +218,7 @@ def _loader(dataset, sampler, collate, cfg: TrainConfig) -> DataLoader:
                       worker_init_fn=_seed_worker if cfg.num_workers else None)
 
 
-def _trainer_state(schedule: LRSchedule, averaged: AveragedModel | None) -> dict:
-    state = {"schedule": schedule.state_dict()}
-    if averaged is not None:
-        state["weight_average"] = averaged.state_dict()
-    return state
-
-
-def _resume(dnn_dir, model, optimizer, schedule, averaged, config, process) -> dict:
+def _resume(dnn_dir, model, optimizer, schedule, config, process) -> dict:
     state = checkpoint.load_training_state(dnn_dir)
     changed = _changed_keys(state["config"], config)
     if changed - {"train.epochs", "train.resume", "train.progress", "train.num_workers", "train.device",
@@ -252,8 +229,6 @@ def _resume(dnn_dir, model, optimizer, schedule, averaged, config, process) -> d
     model.load_state_dict(state["weights"])
     optimizer.load_state_dict(state["optim"])
     schedule.load_state_dict(state["trainer_state"]["schedule"])
-    if averaged is not None:
-        averaged.load_state_dict(state["trainer_state"]["weight_average"])
     info = {k: v for k, v in state["info"].items() if k != "versions"}
     if info["stopped"] == "last epoch reached" and config["train"]["epochs"] > info["epoch"]:
         info["stopped"] = None  # more epochs were asked for

@@ -72,56 +72,6 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     assert_same(uninterrupted, resumed["model"].state_dict())
 
 
-def test_ema_decay_validates_and_keeps_a_moving_average_of_the_weights(tmp_path, monkeypatch):
-    seen = []  # the weights each training batch sees: the initial ones, then those after each optimizer step
-    real_loss = tiny_task.loss
-
-    def recording_loss(model, batch, device):
-        if model.training:
-            seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-        return real_loss(model, batch, device)
-
-    monkeypatch.setattr(tiny_task, "loss", recording_loss)
-    run = tiny_task.train(tmp_path / "ema.dnn", epochs=3, accumulate_batches=1, ema_decay=0.8)
-    steps = seen[1:] + [run["model"].state_dict()]  # 10 steps an epoch (40 items, batches of 4)
-    average, by_epoch = None, []
-    for i, step in enumerate(steps, start=1):
-        average = step if average is None else {k: 0.8 * average[k] + 0.2 * step[k] for k in step}
-        if i % 10 == 0:
-            by_epoch.append(average)
-    best = weights(tmp_path / "ema.dnn", "best")
-    expected = by_epoch[run["info"]["best_epoch"] - 1]
-    for key in best:
-        assert torch.allclose(best[key], expected[key], atol=1e-6), key
-    assert not torch.allclose(best["0.weight"], steps[10 * run["info"]["best_epoch"] - 1]["0.weight"])
-    monkeypatch.setattr(tiny_task, "loss", real_loss)
-    plain = tiny_task.train(tmp_path / "plain.dnn", epochs=3, accumulate_batches=1)
-    assert_same(plain["model"].state_dict(), run["model"].state_dict())  # the raw weights train as without it
-    assert plain["info"]["history"] != run["info"]["history"]  # but the average is what is validated
-
-
-def test_resume_with_ema_matches_uninterrupted_run(tmp_path, monkeypatch):
-    tiny_task.train(tmp_path / "full.dnn", ema_decay=0.9)
-    real_loss = tiny_task.loss
-    calls = {"n": 0}
-
-    def interrupting_loss(model, batch, device):
-        calls["n"] += 1
-        if calls["n"] == 30:  # in epoch 3
-            raise KeyboardInterrupt
-        return real_loss(model, batch, device)
-
-    monkeypatch.setattr(tiny_task, "loss", interrupting_loss)
-    with pytest.raises(KeyboardInterrupt):
-        tiny_task.train(tmp_path / "resumed.dnn", ema_decay=0.9)
-    monkeypatch.setattr(tiny_task, "loss", real_loss)
-    tiny_task.train(tmp_path / "resumed.dnn", ema_decay=0.9)
-    for which in ("latest", "best"):
-        assert_same(weights(tmp_path / "full.dnn", which), weights(tmp_path / "resumed.dnn", which))
-    with pytest.raises(ValueError, match="ema_decay must be between 0 and 1"):
-        tiny_task.train(tmp_path / "bad.dnn", ema_decay=1.5)
-
-
 def test_resume_refuses_a_checkpoint_trained_with_another_config(tmp_path):
     tiny_task.train(tmp_path / "run.dnn", epochs=1)
     with pytest.raises(checkpoint.CheckpointError, match=r"different config \([^)]*train\.accumulate_batches"):
