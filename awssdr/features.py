@@ -47,9 +47,6 @@ class SDRParams:
       window_level: True adds, under the n_mels rows of slopes, n_mels rows holding each fit window's mean
         log-mel level, so that the attention can tell a decay well above the noise floor from one near it
         (the network takes them with AWSSDR(window_level=True)). The feature matrix then has `n_rows` rows.
-      noise_floor_quantile: a value q such as 0.1 subtracts from each band's mel magnitudes their q-quantile
-        over the recording's frames (an estimate of a steady noise floor), keeping at least a tenth of it
-        (spectral subtraction with a floor), before the log: decays then run on below the noise.
     """
 
     sample_rate: int = 16000
@@ -64,7 +61,6 @@ class SDRParams:
     time_step: str = "window"
     log_floor: float | None = None
     window_level: bool = False
-    noise_floor_quantile: float | None = None
 
     def __post_init__(self):
         for name in _INT_FIELDS:
@@ -80,8 +76,6 @@ class SDRParams:
         _check_positive_float(self, "spectrum_power", self.spectrum_power)
         if self.log_floor is not None:
             _check_positive_float(self, "log_floor", self.log_floor)
-        if self.noise_floor_quantile is not None and not 0 < self.noise_floor_quantile < 1:
-            raise ValueError(f"noise_floor_quantile={self.noise_floor_quantile!r}: expected a number between 0 and 1")
         if not isinstance(self.window_level, bool):
             raise ValueError(f"window_level={self.window_level!r}: expected true or false")
 
@@ -107,8 +101,6 @@ class SDRParams:
         fields = asdict(self)
         if not self.window_level:
             del fields["window_level"]
-        if self.noise_floor_quantile is None:
-            del fields["noise_floor_quantile"]
         return fields
 
     def cache_key(self) -> str:
@@ -254,10 +246,6 @@ def _log_mel(wave: torch.Tensor, params: SDRParams, allow_silent: bool = False) 
                           window=window, center=False, return_complex=True).abs()
     filterbank = mel_filterbank(params.mel_sample_rate or params.sample_rate, params.n_fft, params.n_mels)
     mel = torch.from_numpy(filterbank).to(wave) @ spectrum.pow(params.spectrum_power)
-    if params.noise_floor_quantile is not None:
-        k = max(1, round(params.noise_floor_quantile * mel.shape[-1]))
-        floor = mel.kthvalue(k, dim=-1, keepdim=True).values  # the q-quantile over frames, nearest rank
-        mel = torch.where(mel > 0, torch.maximum(mel - floor, 0.1 * floor), mel)  # zero energy stays zero
     if params.log_floor is not None:
         mel = mel.clamp_min(params.log_floor)
     log_mel = mel.log()
