@@ -33,7 +33,11 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    return {**args, "window_level": True} if params.window_level else args
+    if params.window_level:
+        args["window_level"] = True
+    if params.n_views > 1:
+        args["n_views"] = params.n_views
+    return args
 
 
 def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:
@@ -62,7 +66,7 @@ class Estimator:
 
     @torch.no_grad()
     def __call__(self, sdr: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
-        """T60 in seconds and attention weights (frames, n_mels) for one SDR matrix (n_rows, frames),
+        """T60 in seconds and attention weights (frames, n_slopes) for one SDR matrix (n_rows, frames),
         leaving out the windows that `valid` (frames,) marks False."""
         x = sdr.T[None].to(self.device, torch.float32)
         mask = None if valid is None or bool(valid.all()) else valid[None].to(self.device)
@@ -124,16 +128,16 @@ class Estimator:
         return track
 
     def _chunked_pooling(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """The pooled SDR vector (n_mels,) of a long input, as the attention would pool it in one pass.
+        """The pooled SDR vector (n_slopes,) of a long input, as the attention would pool it in one pass.
 
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
         the running sums), so neither the logits nor the weights of the whole input are ever held. Window
         levels are centred on the whole input's mean, then chunk by chunk."""
-        halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
+        halo, n_slopes, pooling = self._receptive_radius(), self.model.n_slopes, self.model.est_weight
         features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
         level_mean = pooling.level_mean(features, valid_on_device)
-        top = torch.full((n_mels,), float("-inf"), device=self.device)
+        top = torch.full((n_slopes,), float("-inf"), device=self.device)
         weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
             if not valid[first:first + CHUNK_WINDOWS].any():
@@ -144,7 +148,7 @@ class Estimator:
             logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
-            chunk_sdr = features[0, :n_mels, first:first + CHUNK_WINDOWS]
+            chunk_sdr = features[0, :n_slopes, first:first + CHUNK_WINDOWS]
             weighted = weighted * scale + (weight * chunk_sdr).sum(dim=-1)
             total, top = total * scale + weight.sum(dim=-1), new_top
         return weighted / total
