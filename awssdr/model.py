@@ -33,6 +33,11 @@ class AttentivePooling(nn.Sequential):
         self.n_mels, self.window_level, self.n_views = n_mels, window_level, n_views
         self.n_slopes = n_views * n_mels
 
+    def start_uniform(self) -> None:
+        """Zero the last convolution: every logit 0, equal weights over the frames, until training moves it."""
+        nn.init.zeros_(self[-2].weight)
+        nn.init.zeros_(self[-2].bias)
+
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
         # -> weight: (batch, frames, n_slopes), stat: (batch, n_slopes)
