@@ -178,14 +178,15 @@ def _params(params: SDRParams | None, options: dict) -> SDRParams:
     return params
 
 
-def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams()):
+def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams(), floor: torch.Tensor | None = None):
     """SDRs of a recording that may hold zero-energy frames, and which SDR windows are valid.
 
     (samples,) -> sdr (n_rows, n_sdr), valid (n_sdr,) bool (batched likewise; numpy in, numpy out). A window
     whose `fit_len` log-mel frames include a zero-energy (band, frame) value has no finite slope: it is
     marked invalid and its SDRs are set to 0, like padding, so that the model can leave it out. Where no
     frame has zero energy the SDRs are exactly those of `spectral_decay_rates`. Raises SilentInputError
-    when no window is valid.
+    when no window is valid. `floor` (n_mels, 1), from `noise_floor` over a whole recording, replaces the
+    floor `subtracted_quantile` takes over `wave` when `wave` is one piece of that recording.
     """
     is_numpy = not isinstance(wave, torch.Tensor)
     w = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float64)) if is_numpy else wave
@@ -195,13 +196,19 @@ def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams()):
     if not valid.any(dim=-1).all():
         raise SilentInputError("no SDR window is free of zero-energy frames (digital silence): "
                                "there is nothing to estimate from")
-    sdr = _window_features(log_mel, params, silent if silent.any() else None).masked_fill(~valid.unsqueeze(-2), 0.0)
+    sdr = _window_features(log_mel, params, silent if silent.any() else None, floor)
+    sdr = sdr.masked_fill(~valid.unsqueeze(-2), 0.0)
     return (sdr.numpy(), valid.numpy()) if is_numpy else (sdr, valid)
 
 
 def log_mel_spectrogram(wave, params: SDRParams = SDRParams()):
     """Natural-log mel spectrogram, (samples,) -> (n_mels, n_frames) or batched; numpy in, numpy out."""
     return _numpy_or_torch(wave, lambda w: _log_mel(_checked(w, params), params))
+
+
+def silent_tolerant_log_mel(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
+    """Natural-log mel spectrogram of a tensor at least n_fft long, -inf where a band has zero energy."""
+    return _log_mel(wave, params, allow_silent=True)
 
 
 def sliding_slopes(series: torch.Tensor, fit_len: int, fit_hop: int, time_step_s: float) -> torch.Tensor:
@@ -286,13 +293,16 @@ def _sdr(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
     return _window_features(_log_mel(_checked(wave, params), params), params)
 
 
-def _window_features(log_mel: torch.Tensor, params: SDRParams, silent: torch.Tensor | None = None) -> torch.Tensor:
+def _window_features(log_mel: torch.Tensor, params: SDRParams, silent: torch.Tensor | None = None,
+                     floor: torch.Tensor | None = None) -> torch.Tensor:
     # log_mel: (..., n_mels, n_frames) -> (..., n_rows, n_sdr): each fit window's slopes per view (and mean
     # levels). silent: (..., n_frames) frames holding -inf (zero energy), set to 0 here; their windows are
     # the caller's to mask.
     views = [log_mel]
     if params.subtracted_quantile is not None:
-        views.append(_noise_floor_subtracted(log_mel, params.subtracted_quantile))
+        if floor is None:
+            floor = noise_floor(log_mel, params.subtracted_quantile)
+        views.append(_floor_subtracted(log_mel, floor.to(log_mel)))
     if silent is not None:
         views = [view.masked_fill(silent.unsqueeze(-2), 0.0) for view in views]
     plain = views[0]
@@ -307,10 +317,14 @@ def _window_features(log_mel: torch.Tensor, params: SDRParams, silent: torch.Ten
     return torch.cat(rows, dim=-2) if len(rows) > 1 else rows[0]
 
 
-def _noise_floor_subtracted(log_mel: torch.Tensor, quantile: float) -> torch.Tensor:
-    """log(max(m - floor, floor / 10)) of the mel magnitudes m = exp(log_mel), floor = each band's `quantile`
-    over frames (nearest rank; zero-energy frames count as zeros); zero energy stays -inf."""
+def noise_floor(log_mel: torch.Tensor, quantile: float) -> torch.Tensor:
+    """Each band's `quantile` of the mel magnitudes exp(log_mel) over frames (nearest rank; zero-energy frames
+    count as zeros): (..., n_mels, n_frames) -> (..., n_mels, 1)."""
+    k = max(1, round(quantile * log_mel.shape[-1]))
+    return log_mel.exp().kthvalue(k, dim=-1, keepdim=True).values
+
+
+def _floor_subtracted(log_mel: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
+    """log(max(m - floor, floor / 10)) of the mel magnitudes m = exp(log_mel); zero energy stays -inf."""
     mel = log_mel.exp()
-    k = max(1, round(quantile * mel.shape[-1]))
-    floor = mel.kthvalue(k, dim=-1, keepdim=True).values
     return torch.where(mel > 0, torch.maximum(mel - floor, 0.1 * floor), mel).log()

@@ -20,7 +20,8 @@ from speechkit.denormals import set_flush_denormal
 from speechkit.streaming import ResampledReader
 
 from .config import ModelConfig
-from .features import SDRParams, SilentInputError, masked_spectral_decay_rates
+from .features import (SDRParams, SilentInputError, masked_spectral_decay_rates, noise_floor,
+                       silent_tolerant_log_mel)
 from .model import AWSSDR
 
 # The model `estimate_t60.py` and `estimate_t60()` use when no checkpoint is given.
@@ -99,10 +100,11 @@ class Estimator:
                                  f"SDR window needs {p.min_samples}")
             n_sdr = (reader.frames - p.min_samples) // window_step + 1
             sdr, valid = torch.empty(p.n_rows, n_sdr), torch.empty(n_sdr, dtype=torch.bool)
+            floor = None if p.subtracted_quantile is None else _whole_file_floor(reader, p)
             for first in range(0, n_sdr, PIECE_WINDOWS):
                 last = min(first + PIECE_WINDOWS, n_sdr)
                 wave = reader.read(first * window_step, (last - 1) * window_step + p.min_samples)
-                piece_sdr, piece_valid = _masked_sdr(wave, p)
+                piece_sdr, piece_valid = _masked_sdr(wave, p, floor)
                 sdr[:, first:last], valid[first:last] = torch.from_numpy(piece_sdr), torch.from_numpy(piece_valid)
         if not valid.any():
             raise SilentInputError(f"{path}: no SDR window is free of zero-energy frames (digital silence): "
@@ -158,10 +160,24 @@ class Estimator:
         return sum(conv.kernel_size[0] // 2 for conv in convs)
 
 
-def _masked_sdr(wave: np.ndarray, params: SDRParams) -> tuple[np.ndarray, np.ndarray]:
+def _whole_file_floor(reader: ResampledReader, params: SDRParams) -> torch.Tensor:
+    """The noise floor (n_mels, 1) that `subtracted_quantile` takes over all of a file's log-mel frames, read in
+    pieces (the frames' mel magnitudes are held: 40 kB a second of audio at 16 kHz)."""
+    n_frames = (reader.frames - params.n_fft) // params.hop_length + 1
+    step = PIECE_WINDOWS * params.fit_hop  # frames read at once
+    pieces = []
+    for first in range(0, n_frames, step):
+        last = min(first + step, n_frames)
+        wave = reader.read(first * params.hop_length, (last - 1) * params.hop_length + params.n_fft)
+        pieces.append(silent_tolerant_log_mel(torch.from_numpy(wave.astype(np.float64)), params))
+    return noise_floor(torch.cat(pieces, dim=-1), params.subtracted_quantile)
+
+
+def _masked_sdr(wave: np.ndarray, params: SDRParams, floor: torch.Tensor | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """`masked_spectral_decay_rates` of one piece of a file; a piece without valid windows is kept, all invalid."""
     try:
-        return masked_spectral_decay_rates(wave.astype(np.float64), params)
+        return masked_spectral_decay_rates(wave.astype(np.float64), params, floor)
     except SilentInputError:
         pass
     frames = (len(wave) - params.n_fft) // params.hop_length + 1

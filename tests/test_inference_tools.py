@@ -105,7 +105,7 @@ def test_a_44k_16_bit_flac_with_digital_silence_gets_an_estimate_and_a_silent_fi
 
 
 @pytest.mark.parametrize("features", [{}, {"window_level": True},
-                                      {"window_level": True, "extra_fit_lens": [20]}])
+                                      {"window_level": True, "extra_fit_lens": [20], "subtracted_quantile": 0.1}])
 def test_long_files_are_read_in_pieces_and_pooled_in_chunks_as_in_one_pass(features, tmp_path_factory, tmp_path,
                                                                            monkeypatch):
     awssdr_dnn = random_awssdr(tmp_path_factory, **features)
