@@ -31,9 +31,6 @@ class ModelConfig:
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
     hidden: int = 512
     kernel_size: int = 11
-    # True (not in the paper): training starts from equal attention weights, the attention's last convolution
-    # set to zero after the authors' initialisation, so that the weights sharpen only as far as the loss asks
-    uniform_start: bool = False
 
 
 @dataclass

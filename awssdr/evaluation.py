@@ -52,9 +52,8 @@ def evaluate_estimator(estimator, dataset, out_dir, title: str = "", progress: b
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot_scatter(rows, out_dir / "scatter.png", title)
     example = int(np.argmax([float(r["t60_s"]) for r in rows]))
-    n_mels = estimator.params.n_mels
-    sdr = dataset[example][0][:n_mels]  # the plain slopes, without other views and window levels
-    plot_attention(sdr, weights[example][:, :n_mels], out_dir / "attention.png",
+    sdr = dataset[example][0][:estimator.params.n_mels]  # the slopes, without window levels
+    plot_attention(sdr, weights[example], out_dir / "attention.png",
                    f"{Path(rows[example]['path']).name}, T60 {float(rows[example]['t60_s']):.2f} s")
     print(format_table(summary))
     print(f"written to {out_dir}/ (per_utterance.csv, summary.json, scatter.png, attention.png)")

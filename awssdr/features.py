@@ -47,15 +47,6 @@ class SDRParams:
       window_level: True adds, under the n_mels rows of slopes, n_mels rows holding each fit window's mean
         log-mel level, so that the attention can tell a decay well above the noise floor from one near it
         (the network takes them with AWSSDR(window_level=True)). The feature matrix then has `n_rows` rows.
-
-    More views of the slopes (not in the paper, off by default); each adds n_mels rows of slopes, after the
-    plain ones and before the levels, which the network pools with attention weights of their own
-    (AWSSDR(n_views=params.n_views)):
-      extra_fit_lens: shorter fits, e.g. [20]: slopes over that many log-mel frames, centred in each
-        `fit_len` window (so the windows stay the same), which follow decays too short for `fit_len`.
-      subtracted_quantile: a value q such as 0.1 adds the slopes of the log mel after subtracting from each
-        band's magnitudes their q-quantile over the recording's frames (a steady noise floor's estimate),
-        keeping at least a tenth of it: decays there run on below a steady noise.
     """
 
     sample_rate: int = 16000
@@ -70,8 +61,6 @@ class SDRParams:
     time_step: str = "window"
     log_floor: float | None = None
     window_level: bool = False
-    extra_fit_lens: tuple[int, ...] = ()
-    subtracted_quantile: float | None = None
 
     def __post_init__(self):
         for name in _INT_FIELDS:
@@ -89,25 +78,11 @@ class SDRParams:
             _check_positive_float(self, "log_floor", self.log_floor)
         if not isinstance(self.window_level, bool):
             raise ValueError(f"window_level={self.window_level!r}: expected true or false")
-        object.__setattr__(self, "extra_fit_lens", tuple(self.extra_fit_lens))
-        for fit_len in self.extra_fit_lens:
-            _check_positive_int("extra_fit_lens", fit_len)
-            if not 2 <= fit_len < self.fit_len or (self.fit_len - fit_len) % (2 * self.fit_hop):
-                raise ValueError(f"extra_fit_lens: {fit_len} must be at least 2, below fit_len={self.fit_len}, "
-                                 f"and differ from it by a multiple of 2 * fit_hop = {2 * self.fit_hop} "
-                                 "(so that its fits centre in the fit_len windows)")
-        if self.subtracted_quantile is not None and not 0 < self.subtracted_quantile < 1:
-            raise ValueError(f"subtracted_quantile={self.subtracted_quantile!r}: expected a number between 0 and 1")
-
-    @property
-    def n_views(self) -> int:
-        """Sets of n_mels slopes: the plain ones, one per extra fit length, the noise-floor-subtracted ones."""
-        return 1 + len(self.extra_fit_lens) + (self.subtracted_quantile is not None)
 
     @property
     def n_rows(self) -> int:
-        """Rows of the feature matrix: the n_mels bands' slopes per view, and with `window_level` their levels."""
-        return (self.n_views + self.window_level) * self.n_mels
+        """Rows of the feature matrix: the n_mels bands' slopes, and with `window_level` their levels."""
+        return 2 * self.n_mels if self.window_level else self.n_mels
 
     @property
     def min_samples(self) -> int:
@@ -121,13 +96,11 @@ class SDRParams:
         return step / self.sample_rate
 
     def record(self) -> dict:
-        """The fields as recorded in feature-cache keys and checkpoint.json. The options that came later are
-        left out while off, so that what was recorded before they existed stays valid."""
+        """The fields as recorded in feature-cache keys and checkpoint.json. `window_level` came later and is
+        left out while off, so that what was recorded before it existed stays valid."""
         fields = asdict(self)
-        fields["extra_fit_lens"] = list(self.extra_fit_lens)
-        for name, off in (("window_level", False), ("extra_fit_lens", []), ("subtracted_quantile", None)):
-            if fields[name] == off:
-                del fields[name]
+        if not self.window_level:
+            del fields["window_level"]
         return fields
 
     def cache_key(self) -> str:
@@ -158,8 +131,8 @@ def spectral_decay_rates(wave, params: SDRParams | None = None, **options):
     dominates). n_sdr = floor((n_frames - fit_len + fit_hop) / fit_hop) with
     n_frames = 1 + floor((samples - n_fft) / hop_length) (STFT with center=False, periodic Hamming window).
     Raises ValueError for non-finite input or input shorter than n_fft + (fit_len - 1) * hop_length, and
-    SilentInputError for zero mel energy without a log_floor. n_rows is n_mels per view of the slopes, plus
-    n_mels with `window_level` (the levels below the slopes).
+    SilentInputError for zero mel energy without a log_floor. n_rows is n_mels, or 2 * n_mels with
+    `window_level` (the levels below the slopes).
     """
     params = _params(params, options)
     return _numpy_or_torch(wave, lambda w: _sdr(w, params))
@@ -178,15 +151,14 @@ def _params(params: SDRParams | None, options: dict) -> SDRParams:
     return params
 
 
-def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams(), floor: torch.Tensor | None = None):
+def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams()):
     """SDRs of a recording that may hold zero-energy frames, and which SDR windows are valid.
 
     (samples,) -> sdr (n_rows, n_sdr), valid (n_sdr,) bool (batched likewise; numpy in, numpy out). A window
     whose `fit_len` log-mel frames include a zero-energy (band, frame) value has no finite slope: it is
     marked invalid and its SDRs are set to 0, like padding, so that the model can leave it out. Where no
     frame has zero energy the SDRs are exactly those of `spectral_decay_rates`. Raises SilentInputError
-    when no window is valid. `floor` (n_mels, 1), from `noise_floor` over a whole recording, replaces the
-    floor `subtracted_quantile` takes over `wave` when `wave` is one piece of that recording.
+    when no window is valid.
     """
     is_numpy = not isinstance(wave, torch.Tensor)
     w = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float64)) if is_numpy else wave
@@ -196,19 +168,15 @@ def masked_spectral_decay_rates(wave, params: SDRParams = SDRParams(), floor: to
     if not valid.any(dim=-1).all():
         raise SilentInputError("no SDR window is free of zero-energy frames (digital silence): "
                                "there is nothing to estimate from")
-    sdr = _window_features(log_mel, params, silent if silent.any() else None, floor)
-    sdr = sdr.masked_fill(~valid.unsqueeze(-2), 0.0)
+    if silent.any():
+        log_mel = log_mel.masked_fill(silent.unsqueeze(-2), 0.0)
+    sdr = _window_features(log_mel, params).masked_fill(~valid.unsqueeze(-2), 0.0)
     return (sdr.numpy(), valid.numpy()) if is_numpy else (sdr, valid)
 
 
 def log_mel_spectrogram(wave, params: SDRParams = SDRParams()):
     """Natural-log mel spectrogram, (samples,) -> (n_mels, n_frames) or batched; numpy in, numpy out."""
     return _numpy_or_torch(wave, lambda w: _log_mel(_checked(w, params), params))
-
-
-def silent_tolerant_log_mel(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
-    """Natural-log mel spectrogram of a tensor at least n_fft long, -inf where a band has zero energy."""
-    return _log_mel(wave, params, allow_silent=True)
 
 
 def sliding_slopes(series: torch.Tensor, fit_len: int, fit_hop: int, time_step_s: float) -> torch.Tensor:
@@ -293,38 +261,9 @@ def _sdr(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
     return _window_features(_log_mel(_checked(wave, params), params), params)
 
 
-def _window_features(log_mel: torch.Tensor, params: SDRParams, silent: torch.Tensor | None = None,
-                     floor: torch.Tensor | None = None) -> torch.Tensor:
-    # log_mel: (..., n_mels, n_frames) -> (..., n_rows, n_sdr): each fit window's slopes per view (and mean
-    # levels). silent: (..., n_frames) frames holding -inf (zero energy), set to 0 here; their windows are
-    # the caller's to mask.
-    views = [log_mel]
-    if params.subtracted_quantile is not None:
-        if floor is None:
-            floor = noise_floor(log_mel, params.subtracted_quantile)
-        views.append(_floor_subtracted(log_mel, floor.to(log_mel)))
-    if silent is not None:
-        views = [view.masked_fill(silent.unsqueeze(-2), 0.0) for view in views]
-    plain = views[0]
-    rows = [sliding_slopes(plain, params.fit_len, params.fit_hop, params.time_step_s)]
-    n_sdr = rows[0].shape[-1]
-    for fit_len in params.extra_fit_lens:
-        skip = (params.fit_len - fit_len) // (2 * params.fit_hop)  # its windows centred in the fit_len ones
-        rows.append(sliding_slopes(plain, fit_len, params.fit_hop, params.time_step_s)[..., skip:skip + n_sdr])
-    rows += [sliding_slopes(view, params.fit_len, params.fit_hop, params.time_step_s) for view in views[1:]]
-    if params.window_level:
-        rows.append(plain.unfold(-1, params.fit_len, params.fit_hop).mean(dim=-1))
-    return torch.cat(rows, dim=-2) if len(rows) > 1 else rows[0]
-
-
-def noise_floor(log_mel: torch.Tensor, quantile: float) -> torch.Tensor:
-    """Each band's `quantile` of the mel magnitudes exp(log_mel) over frames (nearest rank; zero-energy frames
-    count as zeros): (..., n_mels, n_frames) -> (..., n_mels, 1)."""
-    k = max(1, round(quantile * log_mel.shape[-1]))
-    return log_mel.exp().kthvalue(k, dim=-1, keepdim=True).values
-
-
-def _floor_subtracted(log_mel: torch.Tensor, floor: torch.Tensor) -> torch.Tensor:
-    """log(max(m - floor, floor / 10)) of the mel magnitudes m = exp(log_mel); zero energy stays -inf."""
-    mel = log_mel.exp()
-    return torch.where(mel > 0, torch.maximum(mel - floor, 0.1 * floor), mel).log()
+def _window_features(log_mel: torch.Tensor, params: SDRParams) -> torch.Tensor:
+    # log_mel: (..., n_mels, n_frames) -> (..., n_rows, n_sdr): each fit window's slopes (and mean levels)
+    slopes = sliding_slopes(log_mel, params.fit_len, params.fit_hop, params.time_step_s)
+    if not params.window_level:
+        return slopes
+    return torch.cat([slopes, log_mel.unfold(-1, params.fit_len, params.fit_hop).mean(dim=-1)], dim=-2)

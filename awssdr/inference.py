@@ -20,8 +20,7 @@ from speechkit.denormals import set_flush_denormal
 from speechkit.streaming import ResampledReader
 
 from .config import ModelConfig
-from .features import (SDRParams, SilentInputError, masked_spectral_decay_rates, noise_floor,
-                       silent_tolerant_log_mel)
+from .features import SDRParams, SilentInputError, masked_spectral_decay_rates
 from .model import AWSSDR
 
 # The model `estimate_t60.py` and `estimate_t60()` use when no checkpoint is given.
@@ -34,11 +33,7 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    if params.window_level:
-        args["window_level"] = True
-    if params.n_views > 1:
-        args["n_views"] = params.n_views
-    return args
+    return {**args, "window_level": True} if params.window_level else args
 
 
 def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:
@@ -67,7 +62,7 @@ class Estimator:
 
     @torch.no_grad()
     def __call__(self, sdr: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
-        """T60 in seconds and attention weights (frames, n_slopes) for one SDR matrix (n_rows, frames),
+        """T60 in seconds and attention weights (frames, n_mels) for one SDR matrix (n_rows, frames),
         leaving out the windows that `valid` (frames,) marks False."""
         x = sdr.T[None].to(self.device, torch.float32)
         mask = None if valid is None or bool(valid.all()) else valid[None].to(self.device)
@@ -100,11 +95,10 @@ class Estimator:
                                  f"SDR window needs {p.min_samples}")
             n_sdr = (reader.frames - p.min_samples) // window_step + 1
             sdr, valid = torch.empty(p.n_rows, n_sdr), torch.empty(n_sdr, dtype=torch.bool)
-            floor = None if p.subtracted_quantile is None else _whole_file_floor(reader, p)
             for first in range(0, n_sdr, PIECE_WINDOWS):
                 last = min(first + PIECE_WINDOWS, n_sdr)
                 wave = reader.read(first * window_step, (last - 1) * window_step + p.min_samples)
-                piece_sdr, piece_valid = _masked_sdr(wave, p, floor)
+                piece_sdr, piece_valid = _masked_sdr(wave, p)
                 sdr[:, first:last], valid[first:last] = torch.from_numpy(piece_sdr), torch.from_numpy(piece_valid)
         if not valid.any():
             raise SilentInputError(f"{path}: no SDR window is free of zero-energy frames (digital silence): "
@@ -130,16 +124,16 @@ class Estimator:
         return track
 
     def _chunked_pooling(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """The pooled SDR vector (n_slopes,) of a long input, as the attention would pool it in one pass.
+        """The pooled SDR vector (n_mels,) of a long input, as the attention would pool it in one pass.
 
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
         the running sums), so neither the logits nor the weights of the whole input are ever held. Window
         levels are centred on the whole input's mean, then chunk by chunk."""
-        halo, n_slopes, pooling = self._receptive_radius(), self.model.n_slopes, self.model.est_weight
+        halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
         features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
         level_mean = pooling.level_mean(features, valid_on_device)
-        top = torch.full((n_slopes,), float("-inf"), device=self.device)
+        top = torch.full((n_mels,), float("-inf"), device=self.device)
         weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
             if not valid[first:first + CHUNK_WINDOWS].any():
@@ -150,7 +144,7 @@ class Estimator:
             logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
-            chunk_sdr = features[0, :n_slopes, first:first + CHUNK_WINDOWS]
+            chunk_sdr = features[0, :n_mels, first:first + CHUNK_WINDOWS]
             weighted = weighted * scale + (weight * chunk_sdr).sum(dim=-1)
             total, top = total * scale + weight.sum(dim=-1), new_top
         return weighted / total
@@ -160,24 +154,10 @@ class Estimator:
         return sum(conv.kernel_size[0] // 2 for conv in convs)
 
 
-def _whole_file_floor(reader: ResampledReader, params: SDRParams) -> torch.Tensor:
-    """The noise floor (n_mels, 1) that `subtracted_quantile` takes over all of a file's log-mel frames, read in
-    pieces (the frames' mel magnitudes are held: 40 kB a second of audio at 16 kHz)."""
-    n_frames = (reader.frames - params.n_fft) // params.hop_length + 1
-    step = PIECE_WINDOWS * params.fit_hop  # frames read at once
-    pieces = []
-    for first in range(0, n_frames, step):
-        last = min(first + step, n_frames)
-        wave = reader.read(first * params.hop_length, (last - 1) * params.hop_length + params.n_fft)
-        pieces.append(silent_tolerant_log_mel(torch.from_numpy(wave.astype(np.float64)), params))
-    return noise_floor(torch.cat(pieces, dim=-1), params.subtracted_quantile)
-
-
-def _masked_sdr(wave: np.ndarray, params: SDRParams, floor: torch.Tensor | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _masked_sdr(wave: np.ndarray, params: SDRParams) -> tuple[np.ndarray, np.ndarray]:
     """`masked_spectral_decay_rates` of one piece of a file; a piece without valid windows is kept, all invalid."""
     try:
-        return masked_spectral_decay_rates(wave.astype(np.float64), params, floor)
+        return masked_spectral_decay_rates(wave.astype(np.float64), params)
     except SilentInputError:
         pass
     frames = (len(wave) - params.n_fft) // params.hop_length + 1

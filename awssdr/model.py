@@ -18,63 +18,52 @@ class AttentivePooling(nn.Sequential):
     Three per-band (grouped) convolutions widen each band to 8 channels, three full convolutions mix the
     bands back down to one logit per band and frame. Being a Sequential keeps the checkpoint's layer indices.
     With `window_level` (not in the paper) each band's first convolution also sees the band's window levels.
-    With `n_views` > 1 (not in the paper) it sees each band's slopes of every view, and the last convolution
-    gives each view's band its own logits, so each set of slopes is pooled with weights of its own.
     """
 
-    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False, n_views: int = 1):
-        inputs = (n_views + window_level) * n_mels
-        widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_views * n_mels]
+    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False):
+        inputs = 2 * n_mels if window_level else n_mels
+        widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_mels]
         groups = [n_mels, n_mels, n_mels, 1, 1, 1]
         convs = [nn.Conv1d(widths[i], widths[i + 1], kernel_size, padding=kernel_size // 2, groups=g)
                  for i, g in enumerate(groups)]
         hidden = [layer for conv in convs[:-1] for layer in (conv, nn.LeakyReLU(0.01))]
         super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
-        self.n_mels, self.window_level, self.n_views = n_mels, window_level, n_views
-        self.n_slopes = n_views * n_mels
-
-    def start_uniform(self) -> None:
-        """Zero the last convolution: every logit 0, equal weights over the frames, until training moves it."""
-        nn.init.zeros_(self[-2].weight)
-        nn.init.zeros_(self[-2].bias)
+        self.n_mels, self.window_level = n_mels, window_level
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
-        # -> weight: (batch, frames, n_slopes), stat: (batch, n_slopes)
+        # -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
         x = self.inputs(features.transpose(1, 2), mask)
         weight = self[-1](self.logits(x, mask)).transpose(1, 2)  # softmax over time
-        return weight, (weight * features[..., :self.n_slopes]).sum(dim=1)
+        return weight, (weight * features[..., :self.n_mels]).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                level_mean: torch.Tensor | None = None) -> torch.Tensor:
-        """The network's input channels for features (batch, n_rows, frames): the SDRs; with window levels or
-        several views, band by band its SDRs of each view and its level less the band's mean level over the
-        valid frames (so that the recording's gain does not matter), in the order the per-band first
-        convolution groups them. `level_mean` (from `level_mean`) is that mean taken over a whole recording
-        of which these frames are a chunk."""
-        if not self.window_level and self.n_views == 1:
+        """The network's input channels for features (batch, n_rows, frames): the SDRs; with window levels,
+        band by band its SDR and its level less the band's mean level over the valid frames (so that the
+        recording's gain does not matter), in the order the per-band first convolution groups them.
+        `level_mean` (from `level_mean`) is that mean taken over a whole recording of which these frames are
+        a chunk."""
+        if not self.window_level:
             return features
-        channels = features[:, :self.n_slopes].unflatten(1, (self.n_views, self.n_mels)).transpose(1, 2)
-        if self.window_level:
-            if level_mean is None:
-                level_mean = self.level_mean(features, mask)
-            level = features[:, self.n_slopes:] - level_mean
-            channels = torch.cat([channels, level.unsqueeze(2)], dim=2)
-        return channels.flatten(1, 2)  # (batch, n_mels * channels per band, frames)
+        sdr, level = features[:, :self.n_mels], features[:, self.n_mels:]
+        if level_mean is None:
+            level_mean = self.level_mean(features, mask)
+        return torch.stack([sdr, level - level_mean], dim=2).flatten(1, 2)
 
     def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Each band's mean window level over the valid frames: (batch, n_rows, frames) -> (batch, n_mels, 1);
         None without window levels."""
         if not self.window_level:
             return None
-        level = features[:, self.n_slopes:]
+        level = features[:, self.n_mels:]
         valid = torch.ones_like(level[:, :1]) if mask is None else mask.unsqueeze(1).to(level.dtype)
         return (level * valid).sum(dim=2, keepdim=True) / valid.sum(dim=2, keepdim=True)
 
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attention logits before the softmax, from `inputs`. Masked frames are zeroed before every layer,
         as a conv's own zero padding, and get a logit of -inf."""
-        # x: (batch, channels, frames), mask: (batch, frames) -> (batch, n_slopes, frames)
+        # x: (batch, channels, frames), mask: (batch, frames) -> (batch, n_mels, frames)
         valid = None if mask is None else mask.unsqueeze(1)
         for layer in list(self)[:-1]:
             x = layer(x if valid is None else x.masked_fill(~valid, 0.0))
@@ -84,37 +73,37 @@ class AttentivePooling(nn.Sequential):
 class MeanPooling(nn.Module):
     """Equal weights over the valid frames: the ablation baseline for attentive pooling (levels unused)."""
 
-    def __init__(self, n_mels: int = 40, n_views: int = 1):
+    def __init__(self, n_mels: int = 40):
         super().__init__()
-        self.n_mels, self.n_views, self.n_slopes = n_mels, n_views, n_views * n_mels
+        self.n_mels = n_mels
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows), mask: (batch, frames)
-        # -> weight: (batch, frames, n_slopes), stat: (batch, n_slopes)
-        sdr = features[..., :self.n_slopes]
+        # -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
+        sdr = features[..., :self.n_mels]
         valid = torch.ones_like(sdr[..., 0]) if mask is None else mask.to(sdr.dtype)
         weight = (valid / valid.sum(dim=1, keepdim=True)).unsqueeze(2).expand_as(sdr)
         return weight, (weight * sdr).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                level_mean: torch.Tensor | None = None) -> torch.Tensor:
-        return features[:, :self.n_slopes]
+        return features[:, :self.n_mels]
 
     def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         return None  # levels unused
 
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Equal logits (0), -inf on masked frames: a softmax over time gives the mean over valid frames."""
-        # x: (batch, n_slopes, frames), mask: (batch, frames) -> (batch, n_slopes, frames)
+        # x: (batch, n_mels, frames), mask: (batch, frames) -> (batch, n_mels, frames)
         zeros = torch.zeros_like(x)
         return zeros if mask is None else zeros.masked_fill(~mask.unsqueeze(1), float("-inf"))
 
 
 class T60Mapping(nn.Sequential):
-    """MLP from the pooled SDR vector (batch, n_slopes) to T60 in seconds (batch, 1), no output activation."""
+    """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation."""
 
-    def __init__(self, n_slopes: int = 40, hidden: int = 512):
-        super().__init__(nn.Linear(n_slopes, hidden), nn.LeakyReLU(0.01),
+    def __init__(self, n_mels: int = 40, hidden: int = 512):
+        super().__init__(nn.Linear(n_mels, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, 1))
 
@@ -126,24 +115,21 @@ class AWSSDR(nn.Module):
     and the convolutions; True gives them exactly zero weight, making each estimate independent of its batch.
     window_level=True (not in the paper) takes features with each window's levels below its SDRs
     (SDRParams(window_level=True)) and lets the attention see them; the T60 mapping still sees pooled SDRs.
-    n_views > 1 (not in the paper) takes that many sets of n_mels slopes (SDRParams.n_views: other fit
-    lengths, noise-floor-subtracted slopes), each pooled with its own weights; the mapping sees them all.
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, n_views: int = 1):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
-        self.n_mels, self.n_slopes = n_mels, n_views * n_mels
-        self.n_rows = self.n_slopes + (n_mels if window_level else 0)
+        self.n_mels, self.n_rows = n_mels, 2 * n_mels if window_level else n_mels
         self.mask_padding = mask_padding
         # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
         self.register_buffer("step", torch.zeros(1, dtype=torch.long))
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
-        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level, n_views) if pooling == "attentive"
-                           else MeanPooling(n_mels, n_views))
-        self.estRT = T60Mapping(self.n_slopes, hidden)
+        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
+                           else MeanPooling(n_mels))
+        self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -155,7 +141,7 @@ class AWSSDR(nn.Module):
 
     def forward(self, sdr: torch.Tensor, mask: torch.Tensor | None = None):
         # sdr: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames) bool
-        # -> t60_s: (batch, 1), weight: (batch, frames, n_slopes), stat: (batch, n_slopes)
+        # -> t60_s: (batch, 1), weight: (batch, frames, n_mels), stat: (batch, n_mels)
         if sdr.ndim != 3 or sdr.shape[2] != self.n_rows:
             raise ValueError(f"expected SDRs of shape (batch, frames, {self.n_rows}), got {tuple(sdr.shape)}; "
                              "a (n_rows, frames) matrix needs .T[None]")

@@ -47,8 +47,6 @@ def train(cfg: AWSSDRConfig) -> dict:
                                    cfg.train.seed))
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
         model = build_model(cfg.model, cfg.features)
-        if cfg.model.uniform_start:
-            model.est_weight.start_uniform()
         loss = partial(mse_loss, bf16=cfg.precision == "bf16")
         task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,

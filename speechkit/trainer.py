@@ -252,14 +252,9 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> set[str]:
         a, b, name = old.get(key), new.get(key), f"{prefix}{key}"
         if isinstance(a, dict) and isinstance(b, dict):
             changed |= _changed_keys(a, b, name + ".")
-        elif _as_saved(a) != _as_saved(b):
+        elif a != b:
             changed.add(name)
     return changed
-
-
-def _as_saved(value):
-    """A config value as its saved copy reads back: tuples are lists there."""
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _maybe_no_sync(wrapped, sync: bool):

@@ -118,36 +118,3 @@ def test_window_levels_steer_the_attention_whatever_the_recordings_gain_and_padd
     torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"\(batch, frames, 80\)"):
         model(features[:40].T[None])
-
-
-def test_each_view_of_the_slopes_is_pooled_with_weights_of_its_own():
-    torch.manual_seed(0)
-    model = AWSSDR(mask_padding=True, window_level=True, n_views=2).double()
-    features = torch.cat([random_sdr(30, 0), random_sdr(30, 1), random_sdr(30, 2) - 6.0])  # 2 views, levels
-    t60, weight, stat = model(features.T[None])
-    assert weight.shape == (1, 30, 80) and model.estRT[0].in_features == 80
-    torch.testing.assert_close(weight.sum(dim=1), torch.ones(1, 80, dtype=torch.float64))
-    assert (weight[..., :40] - weight[..., 40:]).abs().max() > 1e-3  # not one set of weights for both
-    torch.testing.assert_close(stat, (weight * features[:80].T[None]).sum(dim=1))
-    second_view = features.clone()
-    second_view[40:80, :5] += 1.0  # steeper slopes in the second view only: its weights and pooled slopes move
-    moved_weight, moved_stat = model(second_view.T[None])[1:]
-    assert (moved_weight[..., :40] - weight[..., :40]).abs().max() > 1e-6  # the attention sees every view
-    assert (moved_stat[:, 40:] - stat[:, 40:]).abs().min() > 0
-    louder = features.clone()
-    louder[80:] += 2.0
-    torch.testing.assert_close(model(louder.T[None])[0], t60, rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match=r"\(batch, frames, 120\)"):
-        model(features[:80].T[None])
-
-
-def test_a_uniform_start_pools_with_equal_weights_that_training_can_move():
-    torch.manual_seed(0)
-    model = AWSSDR(mask_padding=True, window_level=True).double()
-    model.est_weight.start_uniform()
-    features = torch.cat([random_sdr(30, 0), random_sdr(30, 1)])
-    t60, weight, stat = model(features.T[None])
-    torch.testing.assert_close(weight, torch.full((1, 30, 40), 1 / 30, dtype=torch.float64))
-    torch.testing.assert_close(stat[0], features[:40].mean(dim=1))
-    t60.sum().backward()
-    assert model.est_weight[-2].weight.grad.abs().max() > 0  # the zeroed layer gets a gradient

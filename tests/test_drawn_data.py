@@ -149,7 +149,6 @@ def test_resumed_training_on_drawn_items_ends_with_the_same_weights(pools_dir, t
     for name, stop in (("straight", 3), ("resumed", 1)):
         settings = {"name": name, "data.pools": pools_dir, "data.items_per_epoch": 8,
                     "data.valid": tmp_path / "t60" / "valid.csv", "model.hidden": 16, "train.epochs": stop,
-                    "features.extra_fit_lens": "[20]",  # a list in the config: saved and compared as one
                     "train.progress": False, "checkpoint_dir": tmp_path}
         args = [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
         run_script("1_train_default.py", *args)
