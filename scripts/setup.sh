@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
     fillets-ng-data-cs asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
-    asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav klettres-data ktuberling-data codec2-examples pocketsphinx-testdata
+    asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav klettres-data codec2-examples pocketsphinx-testdata
     sonic-pi-samples alsa-utils)
 # Never add fillets-ng-data-nl: the Dutch voices are reserved for evaluation outside the project.
 missing=()

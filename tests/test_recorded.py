@@ -105,24 +105,6 @@ def test_asterisk_es_is_the_en_speaker_and_beeps_are_left_out(tmp_path):
         ("hola.wav", "asterisk:allison", "asterisk-core-sounds-es-wav", 8000)]
 
 
-def test_ktuberling_reads_only_its_listed_voices_into_training(tmp_path):
-    sounds = tmp_path / recorded.KTUBERLING
-    write_ogg(sounds / "en/ball.ogg")
-    for language in ("fr", "nn", "nl"):
-        (sounds / language).mkdir()
-    sf.write(sounds / "fr/bouche.wav", tone_burst(22050), 22050)
-    sf.write(sounds / "nn/ball.opus", tone_burst(48000), 48000, format="OGG", subtype="OPUS")
-    write_ogg(sounds / "ru/mjach.ogg")          # KLettres' test split has a Russian voice
-    (sounds / "en.soundtheme").write_text("<theme/>")
-    (sounds / "nl/bal.ogg").write_bytes(b"held out")
-    found = find_recorded_speech(tmp_path)
-    assert [(utt.path.name, utt.speaker, utt.sample_rate) for utt in found] == [
-        ("ball.ogg", "ktuberling:en", 22050), ("bouche.wav", "ktuberling:fr", 22050),
-        ("ball.opus", "ktuberling:nn", 48000)]
-    assert {split_of_speaker(utt.speaker) for utt in found} == {"train"}
-    assert all(abs(load_recorded(utt, RATE).size / RATE - 0.56) < 0.03 for utt in found)   # opus included
-
-
 def test_nothing_installed_finds_nothing(tmp_path):
     assert find_recorded_speech(tmp_path) == [] and find_noise_clips(tmp_path) == []
     assert "apt-get install fillets-ng-data-cs" in describe_recorded_speech([])

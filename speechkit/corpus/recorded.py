@@ -1,11 +1,11 @@
 """Real recorded speech and noise from Debian packages, with speaker-disjoint train / valid / test splits.
 
 Speech: Fish Fillets NG's Czech dialogue (the two main characters), Asterisk's IVR prompts (four voices),
-KLettres' spoken letters (about one speaker per language), KTuberling's spoken words (training only),
-codec2's test recordings and pocketsphinx's test utterances. Noise: Sonic Pi's ambience and machine loops and
-alsa-utils' Noise.wav. Facts about the packages: ../shared/reference/data/SOURCES.md. Dutch material (the `nl`
-folders of fillets-ng, klettres and ktuberling) is held out of the project for evaluation elsewhere: the
-finders never enter those folders, and only read fillets files under a `cs` folder.
+KLettres' spoken letters (about one speaker per language), codec2's test recordings and pocketsphinx's test
+utterances. Noise: Sonic Pi's ambience and machine loops and alsa-utils' Noise.wav. Facts about the packages:
+../shared/reference/data/SOURCES.md. Dutch material (the `nl` folders of fillets-ng and klettres) is held out
+of the project for evaluation elsewhere: the finders never enter those folders, and only read fillets files
+under a `cs` folder.
 """
 import os
 from collections import defaultdict
@@ -22,7 +22,7 @@ from speechkit.corpus.synthesis import SAMPLE_RATE, trim_silence
 DEBIAN_SHARE = Path("/usr/share")
 APT_INSTALL = ("sudo apt-get install fillets-ng-data-cs asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav "
                "asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav klettres-data "
-               "ktuberling-data codec2-examples pocketsphinx-testdata")
+               "codec2-examples pocketsphinx-testdata")
 MIN_SPEECH_S = 0.3                # shorter than this after silence trimming: skipped
 SILENT_PEAK = 1e-4                # a peak below -80 dBFS (after DC removal) is a silent file
 HELD_OUT_FOLDERS = ("nl",)        # never entered, let alone read
@@ -48,13 +48,6 @@ ASTERISK_NON_SPEECH_FOLDERS = ("silence",)
 ASTERISK_NON_SPEECH = ("beep.wav", "beeperr.wav", "ascending-2tone.wav", "descending-2tone.wav", "tt-monkeys.wav")
 
 KLETTRES = "klettres"             # /<language>/{alpha,syllab}/*.ogg, speaker 'klettres:<language>' (not nl)
-
-KTUBERLING = "ktuberling/sounds"  # /<language>/*.{ogg,opus,wav}: the toy's spoken words, about 1 s each
-# One folder a voice. Read for training only, and only these voices. Left out: lt, ru, uk, it and pt (KDE's
-# KLettres has test and validation voices in those languages, perhaps the same people), gl and sr (a noise
-# floor 10-14 dB below the words; sr's four folders are one set of files), nl, and the voices with under a
-# minute of words (es, fi, ga, nds, ro, sv: 11-14 words each).
-KTUBERLING_LANGUAGES = ("ca", "da", "de", "el", "en", "fr", "nn", "sl", "wa")
 
 CODEC2 = "codec2"
 # One file per recording, speaker by call sign or file stem. Left out: modem and test signals (700d_end_over,
@@ -96,7 +89,6 @@ RECORDED_SPLITS = {
         "codec2:big_dog", "codec2:cross", "codec2:forig", "codec2:hts1", "codec2:hts2", "codec2:mmt1",
         "codec2:morig", "codec2:speech_orig_16k", "codec2:wia_16khz",
         "pocketsphinx:cmu", "pocketsphinx:librivox",
-        *(f"ktuberling:{language}" for language in KTUBERLING_LANGUAGES),
     ),
     "valid": ("asterisk:carlo", "klettres:ar", "klettres:cs", "klettres:pt_BR", "codec2:g3plx"),
     "test": (
@@ -191,14 +183,6 @@ def _klettres(root: Path) -> Iterator[RecordedUtterance]:
                 yield _utterance(folder / name, f"klettres:{language}", "klettres-data")
 
 
-def _ktuberling(root: Path) -> Iterator[RecordedUtterance]:
-    for language in KTUBERLING_LANGUAGES:
-        for folder, files in _walk(root / KTUBERLING / language):
-            for name in files:
-                if name.endswith((".ogg", ".opus", ".wav", ".flac")):
-                    yield _utterance(folder / name, f"ktuberling:{language}", "ktuberling-data")
-
-
 def _codec2(root: Path) -> Iterator[RecordedUtterance]:
     for relative, speaker in CODEC2_FILES.items():
         if (root / CODEC2 / relative).is_file():
@@ -218,8 +202,7 @@ def find_recorded_speech(root: Path = DEBIAN_SHARE) -> list[RecordedUtterance]:
     """Every recorded utterance installed under `root` (normally /usr/share), sorted by path; [] when none of
     the packages is installed. Reads file headers only; fillets files only from `cs` folders."""
     root = Path(root)
-    finders = (_fillets, _asterisk, _klettres, _ktuberling, _codec2, _pocketsphinx)
-    found = [utt for finder in finders for utt in finder(root)]
+    found = [utt for finder in (_fillets, _asterisk, _klettres, _codec2, _pocketsphinx) for utt in finder(root)]
     return sorted(found, key=lambda utt: utt.path.as_posix())
 
 
