@@ -11,7 +11,7 @@ from awssdr.features import SDRParams
 from speechkit.audio import write_audio
 from speechkit.corpus.fixed_sets import write_t60_set
 from speechkit.corpus.rooms import measure_t60
-from speechkit.drawn_data import (MixtureDraw, Pools, Speaker, T60Draw, draw_mixture, draw_speech_at_speed,
+from speechkit.drawn_data import (MixtureDraw, PoolError, Pools, Speaker, T60Draw, draw_mixture, draw_speech_at_speed,
                                   draw_t60_item, drawn_mixture_set)
 from speechkit.manifest import write_manifest
 
@@ -137,6 +137,24 @@ def test_mixtures_sum_their_sources_and_pair_two_speakers(pools_dir):
     _, _, info = draw_mixture(pools, np.random.default_rng(0), RATE, MixtureDraw(), kinds=("recorded", "recorded"),
                               reverberant=True)
     assert info["s1_kind"] == info["s2_kind"] == "recorded" and info["reverberant"]
+
+
+def test_t60_items_skip_reverberant_voices_and_mixtures_keep_them(pools_dir):
+    pools = Pools.load(pools_dir, "train")
+    voices = lambda draw: {draw(np.random.default_rng([7, i]))[2]["voice"] for i in range(40)}  # noqa: E731
+    assert voices(lambda rng: draw_t60_item(pools, rng, RATE, T60Draw(reverberant_voices=[]))) == \
+        {"tts:a", "tts:b", "rec:c", "rec:d"}
+    assert voices(lambda rng: draw_t60_item(pools, rng, RATE, T60Draw(reverberant_voices=["rec:c"]))) == \
+        {"tts:a", "tts:b", "rec:d"}
+    mixture_voices = set()
+    for i in range(40):
+        info = draw_mixture(pools, np.random.default_rng([7, i]), RATE, MixtureDraw())[2]
+        mixture_voices |= {info["s1_voice"], info["s2_voice"]}
+    assert "rec:c" in mixture_voices
+    with pytest.raises(ValueError, match="quote them"):
+        T60Draw(reverberant_voices=[{"rec": None}])  # YAML's reading of an unquoted [rec:]
+    with pytest.raises(PoolError, match="no speaker left"):
+        draw_t60_item(pools, np.random.default_rng(0), RATE, T60Draw(reverberant_voices=["tts:", "rec:"]))
 
 
 def test_speed_perturbation_changes_mixtures_deterministically(pools_dir):
