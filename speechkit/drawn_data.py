@@ -119,20 +119,6 @@ def draw_speech_at_speed(speaker: Speaker, num_samples: int, rng: np.random.Gene
     return resample(wave, steps, SPEED_STEP)[:num_samples]  # samples made at rate `steps`, played at SPEED_STEP
 
 
-def check_speed(speed: list[float] | None) -> None:
-    """Refuse a speed range that draw_speech_at_speed cannot draw from."""
-    if speed is not None and not (len(speed) == 2 and 1 / SPEED_STEP <= speed[0] <= speed[1]):
-        raise ValueError(f"speed must be [low, high] with {1 / SPEED_STEP:g} <= low <= high, got {speed}")
-
-
-def draw_dry(speaker: Speaker, num_samples: int, rng: np.random.Generator, sample_rate: int,
-             speed: list[float] | None) -> np.ndarray:
-    """`draw_speech`, or `draw_speech_at_speed` when `speed` is a range."""
-    if speed is None:
-        return draw_speech(speaker, num_samples, rng, sample_rate)
-    return draw_speech_at_speed(speaker, num_samples, rng, sample_rate, speed)
-
-
 def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: float, kind: str | None = None,
                  exclude: Speaker | None = None, skip_voices: Sequence[str] = ()) -> Speaker:
     """A speaker of `kind`, or of a kind drawn with `recorded_probability` when `kind` is None (the other
@@ -191,7 +177,8 @@ class T60Draw:
     reverberant_voices: list[str] = field(default_factory=lambda: ["fillets-cs:"])
 
     def __post_init__(self):
-        check_speed(self.speed)
+        if self.speed is not None and not (len(self.speed) == 2 and 1 / SPEED_STEP <= self.speed[0] <= self.speed[1]):
+            raise ValueError(f"speed must be [low, high] with {1 / SPEED_STEP:g} <= low <= high, got {self.speed}")
         if not all(isinstance(voice, str) for voice in self.reverberant_voices):
             raise ValueError(f"reverberant_voices must be a list of voice-name prefixes (quote them in YAML: "
                              f"[\"fillets-cs:\"]), got {self.reverberant_voices}")
@@ -216,7 +203,8 @@ def draw_t60_item(pools: Pools, rng: np.random.Generator, num_samples: int, draw
     """(reverberant wave, measured T60 in s, what was drawn); `snr_db` None is clean, `kind` forces a
     speech kind (the fixed test sets balance these instead of drawing them)."""
     speaker = draw_speaker(pools, rng, draw.recorded_probability, kind, skip_voices=draw.reverberant_voices)
-    dry = draw_dry(speaker, num_samples, rng, pools.sample_rate, draw.speed)
+    dry = (draw_speech(speaker, num_samples, rng, pools.sample_rate) if draw.speed is None else
+           draw_speech_at_speed(speaker, num_samples, rng, pools.sample_rate, draw.speed))
     rir, t60_s, room = draw_rir(pools, rng, draw.augment_probability)
     wave = reverberate(dry, rir)
     if snr_db == "draw":
@@ -240,12 +228,6 @@ class MixtureDraw:
     noise_probability: float = 0.0
     snr_db: list[float] = field(default_factory=lambda: [10.0, 30.0])
     peak: list[float] = field(default_factory=lambda: [0.3, 0.9])
-    # Not in the paper: each source played faster or slower by its own factor drawn from this range (as
-    # T60Draw.speed); None: as recorded (the fixed validation and test mixtures are)
-    speed: list[float] | None = None
-
-    def __post_init__(self):
-        check_speed(self.speed)
 
 
 def _room_pair(pools: Pools, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +247,7 @@ def draw_mixture(pools: Pools, rng: np.random.Generator, num_samples: int, draw:
     `reverberant` force what is otherwise drawn (the fixed test sets balance them)."""
     first = draw_speaker(pools, rng, draw.recorded_probability, kinds[0])
     second = draw_speaker(pools, rng, draw.recorded_probability, kinds[1], exclude=first)
-    sources = np.stack([draw_dry(s, num_samples, rng, pools.sample_rate, draw.speed) for s in (first, second)])
+    sources = np.stack([draw_speech(s, num_samples, rng, pools.sample_rate) for s in (first, second)])
     if reverberant is None:
         reverberant = bool(rng.random() < draw.reverberant_probability)
     if reverberant:
