@@ -68,9 +68,6 @@ class Pools:
         return cls(sample_rate, speakers, rirs, np.array([float(r["t60_s"]) for r in rows]),
                    [r.get("room", r["path"].stem) for r in rows], noises)
 
-    def speakers_of(self, kind: str) -> list[Speaker]:
-        return [s for s in self.speakers if s.kind == kind]
-
 
 def _existing(path: Path) -> Path:
     if not path.is_file():
