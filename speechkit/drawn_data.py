@@ -121,7 +121,8 @@ def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: f
     """A speaker of `kind`, or of a kind drawn with `recorded_probability` when `kind` is None (the other
     kind when the pool lacks one); never `exclude` nor a speaker whose name starts with one of `skip_voices`."""
     drawn = "recorded" if rng.random() < recorded_probability else "tts"  # drawn even when forced: same streams
-    allowed = [s for s in pools.speakers if s is not exclude and not s.name.startswith(tuple(skip_voices))]
+    skipped = tuple(skip_voices)
+    allowed = [s for s in pools.speakers if s is not exclude and not s.name.startswith(skipped)]
     candidates = [s for s in allowed if s.kind == (kind or drawn)] or allowed
     if not candidates:
         raise PoolError(f"no speaker left to draw: the pools' speakers all start with one of {list(skip_voices)}")
