@@ -8,6 +8,9 @@ Recordings of any length are read in pieces. Stretches of digital silence (zero-
 out of the estimate. Multi-channel files: channel 0 unless --channel N (said once on stderr).
 A file that cannot be estimated (unreadable, too short for one SDR window, silent throughout, non-finite)
 gets an error line on stderr, the other files are still estimated, and the exit code is 1 at the end.
+An estimate below -0.2 s is printed as it is, with a warning on stderr: no room decays that fast, and dry
+speech reads about -0.1 to 0.4 s with the shipped model, so the recording holds something the model misreads
+(docs/results.md found one: a baseline that steps with the speech, which a high-pass at about 60 Hz removes).
 """
 import argparse
 import json
@@ -17,6 +20,8 @@ from awssdr.inference import load_estimator
 from speechkit.audio import input_audio_files
 from speechkit.cli import ChannelChoice, run
 from speechkit.errors import UserError
+
+IMPLAUSIBLE_BELOW_S = -0.2  # beyond what dry speech reads (down to about -0.1 s with the shipped model)
 
 
 def main(argv=None) -> int:
@@ -47,6 +52,10 @@ def main(argv=None) -> int:
         for segment in track:
             print(json.dumps({"path": str(path), **vars(segment)}) if args.json else
                   f"{path}\t{segment.start_s:.2f}\t{'null' if segment.t60_s is None else f'{segment.t60_s:.4f}'}")
+        if t60_s < IMPLAUSIBLE_BELOW_S:
+            print(f"warning: {path}: the T60 estimate is {t60_s:.2f} s, below zero; no room decays that fast, so "
+                  "the recording holds something the model misreads (e.g. a DC baseline that steps with the speech: "
+                  "high-pass it at about 60 Hz)", file=sys.stderr)
         whole = "all\t" if track else ""
         print(json.dumps({"path": str(path), "t60_s": t60_s}) if args.json else f"{path}\t{whole}{t60_s:.4f}",
               flush=True)

@@ -31,12 +31,17 @@ def run(script: str, *args, cwd=REPO) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd, timeout=600)
 
 
-def random_awssdr(tmp_path_factory, **features) -> Path:
-    """A small randomly initialised AWSSDR checkpoint of ours."""
+def random_awssdr(tmp_path_factory, constant_estimate: float | None = None, **features) -> Path:
+    """A small randomly initialised AWSSDR checkpoint of ours; with `constant_estimate`, its T60 mapping answers
+    that value whatever the input."""
     dnn = tmp_path_factory.mktemp("models") / "awssdr.dnn"
     cfg = AWSSDRConfig(name="awssdr", model=AWSSDRModelConfig(hidden=32), features=SDRParams(**features))
     torch.manual_seed(0)
     model = awssdr_inference.build_model(cfg.model, cfg.features)
+    if constant_estimate is not None:
+        with torch.no_grad():
+            model.estRT[-1].weight.zero_()
+            model.estRT[-1].bias.fill_(constant_estimate)
     checkpoint.save_checkpoint(dnn, weights=model.state_dict(), optim={}, trainer_state={}, config=to_dict(cfg),
                                info={"epoch": 0})
     return dnn
@@ -102,6 +107,16 @@ def test_a_44k_16_bit_flac_with_digital_silence_gets_an_estimate_and_a_silent_fi
     assert estimate["path"].endswith("gated.flac") and np.isfinite(estimate["t60_s"])
     assert "zeros.wav: no SDR window is free of zero-energy frames" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_estimate_below_zero_is_printed_with_a_warning(tmp_path_factory, tmp_path):
+    sf.write(tmp_path / "room.wav", reverberant_speech_like(3.0, 0.6, 16000, seed=1), 16000, subtype="PCM_16")
+    for constant, warned in ((-0.5, True), (-0.1, False), (0.25, False)):
+        dnn = random_awssdr(tmp_path_factory, constant_estimate=constant)
+        result = run("estimate_t60.py", "--json", "--checkpoint", dnn, tmp_path / "room.wav")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["t60_s"] == pytest.approx(constant)  # the value itself, not clipped
+        assert ("room.wav: the T60 estimate is -0.50 s, below zero" in result.stderr) is warned
 
 
 @pytest.mark.parametrize("window_level", [False, True])
