@@ -109,7 +109,7 @@ def test_a_44k_16_bit_flac_with_digital_silence_gets_an_estimate_and_a_silent_fi
     assert "Traceback" not in result.stderr
 
 
-def test_an_estimate_below_zero_is_printed_with_a_warning(tmp_path_factory, tmp_path):
+def test_an_estimate_well_below_zero_is_printed_with_a_warning(tmp_path_factory, tmp_path):
     sf.write(tmp_path / "room.wav", reverberant_speech_like(3.0, 0.6, 16000, seed=1), 16000, subtype="PCM_16")
     for constant, warned in ((-0.5, True), (-0.1, False), (0.25, False)):
         dnn = random_awssdr(tmp_path_factory, constant_estimate=constant)
