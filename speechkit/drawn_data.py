@@ -125,7 +125,9 @@ def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: f
     allowed = [s for s in pools.speakers if s is not exclude and not s.name.startswith(skipped)]
     candidates = [s for s in allowed if s.kind == (kind or drawn)] or allowed
     if not candidates:
-        raise PoolError(f"no speaker left to draw: the pools' speakers all start with one of {list(skip_voices)}")
+        taken = f" or is {exclude.name}, already drawn" if exclude is not None else ""
+        raise PoolError(f"no speaker left to draw: each of the pools' speakers starts with one of "
+                        f"{list(skip_voices)}{taken}")
     return candidates[rng.integers(len(candidates))]
 
 
