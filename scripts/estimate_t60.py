@@ -8,9 +8,10 @@ Recordings of any length are read in pieces. Stretches of digital silence (zero-
 out of the estimate. Multi-channel files: channel 0 unless --channel N (said once on stderr).
 A file that cannot be estimated (unreadable, too short for one SDR window, silent throughout, non-finite)
 gets an error line on stderr, the other files are still estimated, and the exit code is 1 at the end.
-An estimate below -0.2 s is printed as it is, with a warning on stderr: no room decays that fast, and dry
-speech reads about -0.1 to 0.4 s with the shipped model, so the recording holds something the model misreads
-(docs/results.md found one: a baseline that steps with the speech, which a high-pass at about 60 Hz removes).
+A whole-file estimate below -0.2 s is printed as it is, with a warning on stderr (segment values get none):
+no room decays that fast, and dry speech reads about -0.1 to 0.4 s with the shipped model, so the recording
+holds something the model misreads (docs/results.md found one: a baseline that steps with the speech, which a
+high-pass at about 60 Hz removes).
 """
 import argparse
 import json
