@@ -125,9 +125,9 @@ def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: f
     allowed = [s for s in pools.speakers if s is not exclude and not s.name.startswith(skipped)]
     candidates = [s for s in allowed if s.kind == (kind or drawn)] or allowed
     if not candidates:
-        taken = f" or is {exclude.name}, already drawn" if exclude is not None else ""
-        raise PoolError(f"no speaker left to draw: each of the pools' speakers starts with one of "
-                        f"{list(skip_voices)}{taken}")
+        reasons = ([f"starts with one of {list(skipped)}"] if skipped else []) + \
+                  ([f"is {exclude.name}, already drawn"] if exclude is not None else [])
+        raise PoolError(f"no speaker left to draw: each of the pools' speakers {' or '.join(reasons)}")
     return candidates[rng.integers(len(candidates))]
 
 

@@ -1,5 +1,6 @@
 """Training data drawn on the fly: determinism per (seed, epoch, index), other items on other ranks and
 epochs, measured T60 labels, speaker-disjoint pools, and a resumed training run equal to an uninterrupted one."""
+import dataclasses
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ from speechkit.audio import write_audio
 from speechkit.corpus.fixed_sets import write_t60_set
 from speechkit.corpus.rooms import measure_t60
 from speechkit.drawn_data import (MixtureDraw, PoolError, Pools, Speaker, T60Draw, draw_mixture, draw_speech_at_speed,
-                                  draw_t60_item, drawn_mixture_set)
+                                  draw_speaker, draw_t60_item, drawn_mixture_set)
 from speechkit.manifest import write_manifest
 
 from .script_runner import run_script
@@ -155,6 +156,9 @@ def test_t60_items_skip_reverberant_voices_and_mixtures_keep_them(pools_dir):
         T60Draw(reverberant_voices=[{"rec": None}])  # YAML's reading of an unquoted [rec:]
     with pytest.raises(PoolError, match="no speaker left"):
         draw_t60_item(pools, np.random.default_rng(0), RATE, T60Draw(reverberant_voices=["tts:", "rec:"]))
+    alone = dataclasses.replace(pools, speakers=pools.speakers[:1])
+    with pytest.raises(PoolError, match=r"speakers is tts:a, already drawn$"):  # no empty skip list named
+        draw_speaker(alone, np.random.default_rng(0), 0.5, exclude=alone.speakers[0])
 
 
 def test_pools_of_each_split_hold_only_that_splits_speakers(pools_dir):
