@@ -127,7 +127,8 @@ def draw_speaker(pools: Pools, rng: np.random.Generator, recorded_probability: f
     if not candidates:
         reasons = ([f"starts with one of {list(skipped)}"] if skipped else []) + \
                   ([f"is {exclude.name}, already drawn"] if exclude is not None else [])
-        raise PoolError(f"no speaker left to draw: each of the pools' speakers {' or '.join(reasons)}")
+        raise PoolError("no speaker left to draw: " + (f"each of the pools' speakers {' or '.join(reasons)}"
+                                                       if reasons else "the pools hold no speakers"))
     return candidates[rng.integers(len(candidates))]
 
 

@@ -159,6 +159,8 @@ def test_t60_items_skip_reverberant_voices_and_mixtures_keep_them(pools_dir):
     alone = dataclasses.replace(pools, speakers=pools.speakers[:1])
     with pytest.raises(PoolError, match=r"speakers is tts:a, already drawn$"):  # no empty skip list named
         draw_speaker(alone, np.random.default_rng(0), 0.5, exclude=alone.speakers[0])
+    with pytest.raises(PoolError, match="the pools hold no speakers"):
+        draw_speaker(dataclasses.replace(pools, speakers=[]), np.random.default_rng(0), 0.5)
 
 
 def test_pools_of_each_split_hold_only_that_splits_speakers(pools_dir):
