@@ -45,10 +45,10 @@ class AWSSDRConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=100, batch_size=16, accumulate_batches=16, accumulate="sum"))
     # bf16: training steps run the network under bfloat16 autocast (features, softmax, loss and validation stay
-    # float32). Not in the paper. On an Intel Xeon with AMX (bf16 matrix units) a training step was 1.9x
-    # faster (bench/bench_drawn_data.py); elsewhere it may be slower. Same seed and processor: same weights.
-    # auto: bf16 where the device has bf16 matrix units (AMX, a CUDA GPU), else float32; the checkpoint's
-    # config records which (speechkit.machine.training_precision).
+    # float32). Not in the paper. A training step was 1.9x faster on an Intel Xeon with AMX and 1.7x on an AMD
+    # EPYC with AVX-512 BF16 (bench/bench_drawn_data.py); without bf16 hardware it may be slower. Same seed
+    # and processor: same weights. auto: bf16 where the device has bf16 hardware (AMX or AVX-512 BF16, a CUDA
+    # GPU), else float32; the checkpoint's config records which (speechkit.machine.training_precision).
     precision: Literal["float32", "bf16", "auto"] = "float32"
     checkpoint_dir: str = "checkpoints"
 

@@ -3,7 +3,7 @@ one DataLoader worker does) against items per second that the training step cons
 run, for the AWSSDR and TDANet configs given (default: the shipped ones). A ratio above 1 means one worker
 keeps the step fed; below 1, add workers (`train.num_workers`) or the step waits for data. The AWSSDR step
 is timed twice on the same batches: float32, and under `precision: bf16` (autocast; fast where the CPU has
-AMX, bf16 matrix units that recent Intel Xeons have).
+bf16 hardware: AMX on recent Intel Xeons, AVX-512 BF16 on AMD EPYCs from Zen 4 on).
 
     python bench/bench_drawn_data.py                       # the shipped configs, 1 thread each, as trained
     python bench/bench_drawn_data.py --items 64 --steps 10

@@ -2,8 +2,8 @@
 
 Recorded in every checkpoint.json and printed by the benchmarks. Two processors run the same float32 code
 with other kernels (AVX2 or AVX-512, another BLAS path), so the same config and seed give the same weights
-on one kind of processor, not across kinds: AWSSDR's first epoch, rebuilt on an Intel Xeon, ended at a
-training loss of 7.13 where the AMD EPYC that trained the shipped model recorded 6.26.
+on one kind of processor, not across kinds: an AWSSDR first epoch ended at a training loss of 7.13 on an
+Intel Xeon where an AMD EPYC recorded 6.26 (docs/results.md, "On another processor").
 """
 import os
 import platform
@@ -26,19 +26,24 @@ def cpu_flags() -> set[str]:
     return set((_cpuinfo("flags") or "").split())
 
 
-def has_bf16_matrix_units(device: torch.device) -> bool:
-    """Whether `device` multiplies bfloat16 matrices in hardware: a CUDA GPU with bf16 support, or a CPU with
-    Intel AMX bf16 tiles (elsewhere bf16 on a CPU is converted in software and can be slower than float32)."""
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # Intel AMX tiles; AVX-512 BF16 dot products (AMD Zen 4+, Intel)
+
+
+def has_bf16_hardware(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 in hardware: a CUDA GPU with bf16 support, or a CPU with AMX bf16
+    tiles or AVX-512 BF16 instructions (elsewhere bf16 on a CPU is converted in software and can be slower
+    than float32). The AWSSDR training step measured 1.9x faster in bf16 on an Intel Xeon with AMX and 1.7x
+    on an AMD EPYC with AVX-512 BF16 (bench/bench_drawn_data.py, docs/results.md)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and "amx_bf16" in cpu_flags()
+    return device.type == "cpu" and any(flag in cpu_flags() for flag in CPU_BF16_FLAGS)
 
 
 def training_precision(precision: str, device: torch.device) -> str:
-    """A config's `precision` with "auto" resolved: "bf16" where `device` has bf16 matrix units, else "float32"."""
+    """A config's `precision` with "auto" resolved: "bf16" where `device` has bf16 hardware, else "float32"."""
     if precision != "auto":
         return precision
-    return "bf16" if has_bf16_matrix_units(device) else "float32"
+    return "bf16" if has_bf16_hardware(device) else "float32"
 
 
 def processor_name() -> str:

@@ -68,12 +68,14 @@ def test_bf16_precision_trains_in_bfloat16_keeps_the_loss_float32_and_validates_
     assert torch.equal(mse_loss(model, batch, cpu, bf16=True), mse_loss(model, batch, cpu))
 
 
-def test_auto_precision_is_bf16_only_where_the_cpu_has_amx_bf16_units(monkeypatch):
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_instructions(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx2", "avx512f", "amx_tile", "amx_bf16"})
     assert machine.training_precision("auto", cpu) == "bf16"
     assert machine.training_precision("float32", cpu) == "float32"  # an explicit choice is kept
     monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16"})  # no AMX tiles
+    assert machine.training_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx2", "avx512f", "avx512bw"})  # no bf16 instructions
     assert machine.training_precision("auto", cpu) == "float32"
     assert machine.training_precision("bf16", cpu) == "bf16"
 
