@@ -51,9 +51,10 @@ class DrawnT60Items:
         return sdr.float(), torch.tensor(t60_s, dtype=torch.float32)
 
 
-def drawn_t60_set(pools_dir, draw: T60Draw, params: SDRParams, items_per_epoch: int, seed: int) -> DrawnSet:
+def drawn_t60_set(pools_dir, draw: T60Draw, params: SDRParams, items_per_epoch: int, seed: int,
+                  recorded_highpass_hz: float | None = None) -> DrawnSet:
     """Training items drawn on the fly from the train pools of `pools_dir` (see speechkit.drawn_data)."""
-    pools = Pools.load(pools_dir, "train", params.sample_rate)
+    pools = Pools.load(pools_dir, "train", params.sample_rate, recorded_highpass_hz=recorded_highpass_hz)
     num_samples = item_lengths(items_per_epoch, draw.duration_s, params.sample_rate, seed)
     return DrawnSet(DrawnT60Items(pools, draw, params, num_samples), items_per_epoch, num_samples, seed)
 

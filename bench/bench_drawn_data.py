@@ -65,7 +65,8 @@ def main() -> None:
     print(f"{'model':<12}{'items/s made':>14}{'items/s trained':>17}{'made / trained':>16}")
 
     cfg = load_config(args.awssdr_config, AWSSDRConfig)
-    data = drawn_t60_set(cfg.data.pools, cfg.data.draw, cfg.features, args.items, cfg.train.seed)
+    data = drawn_t60_set(cfg.data.pools, cfg.data.draw, cfg.features, args.items, cfg.train.seed,
+                         cfg.data.recorded_highpass_hz)
     made = items_per_s(data, args.items)
     batches = [t60_collate([data[i] for i in range(b * 16, b * 16 + cfg.train.batch_size)]) for b in range(4)]
     batches = [batches[i % 4] for i in range(args.steps + 1)]

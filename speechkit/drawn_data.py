@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.signal import fftconvolve
+from scipy.signal import butter, fftconvolve, sosfiltfilt
 
 from .audio import read_audio, resample
 from .corpus.noise import COLOUR_EXPONENTS, babble, coloured_noise, mix_at_snr, normalise_and_dither
@@ -54,10 +54,13 @@ class Pools:
     noises: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
-    def load(cls, root, split: str, sample_rate: int = 16000, kinds=SPEECH_KINDS) -> "Pools":
+    def load(cls, root, split: str, sample_rate: int = 16000, kinds=SPEECH_KINDS,
+             recorded_highpass_hz: float | None = None) -> "Pools":
+        """The pools of `split` under `root`; `recorded_highpass_hz`: high-pass the recorded speech (see
+        `_load_speakers`), None: as the pool files hold it."""
         root = Path(root)
         speakers = [s for kind in kinds for s in _load_speakers(root / SPEECH_MANIFESTS[kind] / f"{split}.csv",
-                                                                kind, sample_rate)]
+                                                                kind, sample_rate, recorded_highpass_hz)]
         if not speakers:
             raise PoolError(f"{root}: no speech of kinds {', '.join(kinds)} for split {split!r}; "
                             "make the pools with scripts/0_make_default_data.py")
@@ -75,14 +78,25 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def _load_speakers(manifest: Path, kind: str, sample_rate: int) -> list[Speaker]:
+def _load_speakers(manifest: Path, kind: str, sample_rate: int, recorded_highpass_hz: float | None) -> list[Speaker]:
+    """The speakers of one manifest. With `recorded_highpass_hz`, each recorded utterance is high-passed (4th-order
+    Butterworth, zero phase): some recordings' baselines step at every speech onset and offset (KLettres nds,
+    about -26 dBFS), which the SDR features read as decays far faster than any room's (docs/results.md)."""
     if not manifest.is_file():
         return []
+    highpass = (butter(4, recorded_highpass_hz, "highpass", fs=sample_rate, output="sos")
+                if recorded_highpass_hz is not None and kind == "recorded" else None)
     by_speaker: dict[str, list[np.ndarray]] = {}
     for row in read_manifest(manifest, required=("path", "voice")):
-        wave = read_audio(row["path"], sample_rate)[0]
-        by_speaker.setdefault(row["voice"], []).append(np.round(np.clip(wave, -1, 1) * 32767).astype(np.int16))
+        wave = _as_int16(read_audio(row["path"], sample_rate)[0])
+        if highpass is not None:
+            wave = _as_int16(sosfiltfilt(highpass, wave / 32767))
+        by_speaker.setdefault(row["voice"], []).append(wave)
     return [Speaker(name, kind, tuple(waves)) for name, waves in sorted(by_speaker.items())]
+
+
+def _as_int16(wave: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(wave, -1, 1) * 32767).astype(np.int16)
 
 
 # ---------------------------------------------------------------- the pieces of a draw

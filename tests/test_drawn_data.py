@@ -168,6 +168,30 @@ def test_pools_of_each_split_hold_only_that_splits_speakers(pools_dir):
     assert voices == {split: {v for v, _ in speakers} for split, speakers in SPEAKERS.items()}
 
 
+def test_a_baseline_that_steps_with_recorded_speech_is_high_passed_away_as_the_pools_load(tmp_path):
+    t = np.arange(2 * RATE) / RATE
+    speaking = np.sin(2 * np.pi * 3 * t) > 0.2
+    voiced = sum(np.sin(2 * np.pi * k * 150 * t) / k for k in range(1, 12))
+    wave = (0.3 * voiced + 0.05) * speaking - 0.0125  # a -26 dBFS step at each onset and offset, as KLettres nds's
+    for folder, voice in (("recorded", "rec:stepped"), ("speech", "tts:stepped")):
+        write_audio(tmp_path / folder / "0.wav", (wave - wave.mean()).astype(np.float32), RATE)
+        write_manifest(tmp_path / folder / "train.csv", [{"path": tmp_path / folder / "0.wav", "voice": voice}])
+    write_audio(tmp_path / "rirs" / "0.wav", _rir(np.random.default_rng(0), 0.5), RATE)
+    write_manifest(tmp_path / "rirs" / "train.csv", [{"path": tmp_path / "rirs" / "0.wav", "t60_s": "0.5"}])
+
+    def step(utterance):  # mean level under the speech less that of the pauses, away from the edges
+        inner = np.convolve(speaking, np.ones(800), "same") == 800
+        outer = np.convolve(~speaking, np.ones(800), "same") == 800
+        return (utterance[inner].mean() - utterance[outer].mean()) / 32767
+
+    plain = {s.name: s.utterances[0] for s in Pools.load(tmp_path, "train", RATE).speakers}
+    filtered = {s.name: s.utterances[0] for s in Pools.load(tmp_path, "train", RATE, recorded_highpass_hz=60).speakers}
+    assert step(plain["rec:stepped"]) == pytest.approx(0.05, abs=0.002)
+    assert abs(step(filtered["rec:stepped"])) < 0.002
+    assert filtered["rec:stepped"].dtype == np.int16
+    assert np.array_equal(filtered["tts:stepped"], plain["tts:stepped"])  # synthetic speech is left as it is
+
+
 def test_resumed_training_on_drawn_items_ends_with_the_same_weights(pools_dir, tmp_path):
     write_t60_set(Pools.load(pools_dir, "valid"), tmp_path, "valid", 4, [0])
     for name, stop in (("straight", 3), ("resumed", 1)):
