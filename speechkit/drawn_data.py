@@ -82,6 +82,9 @@ def _load_speakers(manifest: Path, kind: str, sample_rate: int, recorded_highpas
     """The speakers of one manifest. With `recorded_highpass_hz`, each recorded utterance is high-passed (4th-order
     Butterworth, zero phase): some recordings' baselines step at every speech onset and offset (KLettres nds,
     about -26 dBFS), which the SDR features read as decays far faster than any room's (docs/results.md)."""
+    if recorded_highpass_hz is not None and not 0 < recorded_highpass_hz < sample_rate / 2:
+        raise PoolError(f"recorded_highpass_hz={recorded_highpass_hz}: choose a frequency between 0 and "
+                        f"{sample_rate / 2:g} Hz (half the sample rate), or null for no filter")
     if not manifest.is_file():
         return []
     highpass = (butter(4, recorded_highpass_hz, "highpass", fs=sample_rate, output="sos")

@@ -190,6 +190,8 @@ def test_a_baseline_that_steps_with_recorded_speech_is_high_passed_away_as_the_p
     assert abs(step(filtered["rec:stepped"])) < 0.002
     assert filtered["rec:stepped"].dtype == np.int16
     assert np.array_equal(filtered["tts:stepped"], plain["tts:stepped"])  # synthetic speech is left as it is
+    with pytest.raises(PoolError, match=r"recorded_highpass_hz=8000: choose a frequency between 0 and 8000 Hz"):
+        Pools.load(tmp_path, "train", RATE, recorded_highpass_hz=8000)
 
 
 def test_resumed_training_on_drawn_items_ends_with_the_same_weights(pools_dir, tmp_path):
