@@ -58,6 +58,9 @@ class Pools:
              recorded_highpass_hz: float | None = None) -> "Pools":
         """The pools of `split` under `root`; `recorded_highpass_hz`: high-pass the recorded speech (see
         `_load_speakers`), None: as the pool files hold it."""
+        if recorded_highpass_hz is not None and not 0 < recorded_highpass_hz < sample_rate / 2:
+            raise PoolError(f"recorded_highpass_hz={recorded_highpass_hz}: choose a frequency between 0 and "
+                            f"{sample_rate / 2:g} Hz (half the sample rate), or null for no filter")
         root = Path(root)
         speakers = [s for kind in kinds for s in _load_speakers(root / SPEECH_MANIFESTS[kind] / f"{split}.csv",
                                                                 kind, sample_rate, recorded_highpass_hz)]
@@ -82,9 +85,6 @@ def _load_speakers(manifest: Path, kind: str, sample_rate: int, recorded_highpas
     """The speakers of one manifest. With `recorded_highpass_hz`, each recorded utterance is high-passed (4th-order
     Butterworth, zero phase): some recordings' baselines step at every speech onset and offset (KLettres nds,
     about -26 dBFS), which the SDR features read as decays far faster than any room's (docs/results.md)."""
-    if recorded_highpass_hz is not None and not 0 < recorded_highpass_hz < sample_rate / 2:
-        raise PoolError(f"recorded_highpass_hz={recorded_highpass_hz}: choose a frequency between 0 and "
-                        f"{sample_rate / 2:g} Hz (half the sample rate), or null for no filter")
     if not manifest.is_file():
         return []
     highpass = (butter(4, recorded_highpass_hz, "highpass", fs=sample_rate, output="sos")
