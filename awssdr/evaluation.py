@@ -6,6 +6,7 @@ import numpy as np
 
 from speechkit.manifest import write_manifest
 from speechkit.metrics import Metric, table_cells
+from speechkit.paired import paired_comparison
 from speechkit.progress import progress as progress_bar
 
 # What a T60 evaluation reports per subset, in this order, beside n: the keys of `error_statistics`.
@@ -84,14 +85,46 @@ def summarise(rows: list[dict]) -> dict:
     summary = {"overall": error_statistics(estimate, truth), "per_snr_db": {}, "per_t60_range_s": {}}
     if "snr_db" in rows[0]:
         summary["per_snr_db"] = _per_group(rows, ("snr_db",), estimate, truth)
-    for lo, hi in zip(T60_BINS_S, T60_BINS_S[1:]):
-        inside = (truth >= lo) & ((truth < hi) | (hi == T60_BINS_S[-1]) & (truth <= hi))
+    ranges = np.array([t60_range(t) or "" for t in truth])
+    for label in [t60_range(lo) for lo in T60_BINS_S[:-1]]:
+        inside = ranges == label
         if inside.any():
-            summary["per_t60_range_s"][f"{lo:.1f}-{hi:.1f}"] = error_statistics(estimate[inside], truth[inside])
+            summary["per_t60_range_s"][label] = error_statistics(estimate[inside], truth[inside])
     for name, columns in GROUPINGS.items():
         if all(c in rows[0] for c in columns):
             summary[name] = _per_group(rows, columns, estimate, truth)
     return summary
+
+
+def t60_range(t60_s: float) -> str | None:
+    """The range of T60_BINS_S that holds `t60_s`, as "0.1-0.4" (the last range holds its upper end too); None
+    outside them all."""
+    for lo, hi in zip(T60_BINS_S, T60_BINS_S[1:]):
+        if lo <= t60_s < hi or hi == T60_BINS_S[-1] and t60_s == hi:
+            return f"{lo:.1f}-{hi:.1f}"
+    return None
+
+
+def compare_t60(pairs: list[tuple[dict, dict]]) -> dict:
+    """Paired comparison of two evaluations' `per_utterance.csv` rows (speechkit.paired): each one's MSE and
+    the mean change of squared error, overall, per SNR, per true-T60 range and per speech kind, in the table's
+    order."""
+    order = {}
+
+    def subsets(row: dict) -> list[str]:
+        snr, t60, kind = row.get("snr_db"), t60_range(float(row["t60_s"])), row.get("kind")
+        found = [("all", (0,))]
+        if snr is not None:
+            found.append((f"SNR {snr} dB" if snr else "clean", (1, *_snr_order(snr or "clean"))))
+        if t60:
+            found.append((f"T60 {t60} s", (2, t60)))
+        if kind:
+            found.append((f"{kind} speech", (3, kind)))
+        order.update(found)
+        return [label for label, _ in found]
+
+    comparison = paired_comparison(pairs, {"MSE s2": lambda row: float(row["error_s"]) ** 2}, subsets)
+    return {label: comparison[label] for label in sorted(comparison, key=order.get)}
 
 
 def _per_group(rows: list[dict], columns: tuple[str, ...], estimate: np.ndarray, truth: np.ndarray) -> dict:

@@ -8,6 +8,7 @@ import torch
 from speechkit.audio import write_audio
 from speechkit.manifest import write_manifest
 from speechkit.metrics import SEPARATION_METRICS, separation_scores, table_cells
+from speechkit.paired import paired_comparison
 from speechkit.progress import progress as progress_bar
 
 
@@ -47,6 +48,15 @@ def summarise(rows: list[dict]) -> dict:
     if rows and "type" in rows[0]:
         summary["per_type"] = {t: _means([r for r in rows if r["type"] == t]) for t in sorted({r["type"] for r in rows})}
     return summary
+
+
+def compare_separation(pairs: list[tuple[dict, dict]]) -> dict:
+    """Paired comparison of two evaluations' `per_utterance.csv` rows (speechkit.paired): each one's mean
+    SI-SNRi and SDRi and the mean change, item by item, overall and per type as the table."""
+    scores = {m.heading: (lambda row, name=m.name: float(row[name]))
+              for m in SEPARATION_METRICS if m.name in ("si_snri", "sdri")}
+    comparison = paired_comparison(pairs, scores, lambda row: ["all", row["type"]] if row.get("type") else ["all"])
+    return {label: comparison[label] for label in ["all", *sorted(set(comparison) - {"all"})]}
 
 
 def _means(rows: list[dict]) -> dict:

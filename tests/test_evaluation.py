@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from awssdr.evaluation import (PAPER_T60_METRICS, T60_METRICS, attention_sharpness, error_statistics,
-                               format_table, summarise)
+from awssdr.evaluation import (PAPER_T60_METRICS, T60_METRICS, attention_sharpness, compare_t60,
+                               error_statistics, format_table, summarise, t60_range)
+from speechkit.manifest import write_manifest
 from speechkit.metrics import SEPARATION_METRICS, separation_scores
 from tdanet.evaluation import evaluate_separator
 
@@ -100,3 +101,50 @@ def test_show_results_prints_the_metrics_of_both_tasks(tmp_path, capsys):
     overall = next(line for line in out.splitlines() if line.startswith("all"))
     assert overall.count(f"{t60['overall']['bias_s']:+.3f}") == 2
     assert "13.00" in out  # the last separation metric's value
+
+
+def test_compare_evaluations_pairs_items_and_gives_the_mean_change_with_its_standard_error(tmp_path, capsys):
+    audio = [tmp_path / "set" / f"rev{i}.wav" for i in range(4)]  # never read: items are keyed by their path
+    common = [{"path": p, "t60_s": t60, "snr_db": snr, "kind": kind}
+              for p, t60, snr, kind in zip(audio, (0.3, 0.5, 1.2, 1.5), ("0", "", "10", "0"),
+                                           ("tts", "recorded", "tts", "recorded"))]
+    first_errors, second_errors = [0.1, -0.2, 0.3, 0.0], [0.2, -0.1, 0.1, 0.1]
+    # the two folders at different depths: their CSVs hold the same files under different relative paths
+    write_manifest(tmp_path / "a" / "per_utterance.csv", [{**r, "error_s": e} for r, e in zip(common, first_errors)])
+    write_manifest(tmp_path / "b" / "c" / "per_utterance.csv",
+                   [{**r, "error_s": e} for r, e in reversed(list(zip(common, second_errors)))])
+    change = np.square(second_errors) - np.square(first_errors)  # +0.03 -0.03 -0.08 +0.01
+    comparison = compare_t60([({**r, "error_s": a}, {**r, "error_s": b})
+                              for r, a, b in zip(common, first_errors, second_errors)])
+    assert list(comparison) == ["all", "SNR 0 dB", "SNR 10 dB", "clean", "T60 0.1-0.4 s", "T60 0.4-0.7 s",
+                                "T60 1.0-1.5 s", "recorded speech", "tts speech"]
+    overall = comparison["all"]["MSE s2"]
+    assert comparison["all"]["n"] == 4 and overall["change"] == pytest.approx(-0.0175)
+    assert overall["se"] == pytest.approx(np.std(change, ddof=1) / 2)
+    assert overall["first"] == pytest.approx(0.035) and overall["second"] == pytest.approx(0.0175)
+    assert comparison["SNR 0 dB"]["MSE s2"]["change"] == pytest.approx((0.03 + 0.01) / 2)
+    assert comparison["T60 1.0-1.5 s"]["n"] == 2  # 1.5 s: the last range holds its upper end
+    assert np.isnan(comparison["clean"]["MSE s2"]["se"])  # one item: no standard error
+    assert t60_range(1.5) == "1.0-1.5" and t60_range(1.6) is None and t60_range(0.05) is None
+
+    capsys.readouterr()
+    run_script("compare_evaluations.py", tmp_path / "a", tmp_path / "b" / "c" / "per_utterance.csv")
+    lines = capsys.readouterr().out.splitlines()
+    assert next(line for line in lines if line.startswith("all")).split() == [
+        "all", "4", "0.0350", "0.0175", "-0.0175", f"({np.std(change, ddof=1) / 2:.4f})"]
+
+
+def test_compare_evaluations_refuses_evaluations_of_different_items(tmp_path, capsys):
+    rows = [{"id": f"mix{i}", "type": "tts+tts anechoic" if i % 2 else "recorded+tts reverberant",
+             **{m.name: float(i + j) for j, m in enumerate(SEPARATION_METRICS)}} for i in range(5)]
+    write_manifest(tmp_path / "a" / "per_utterance.csv", rows)
+    write_manifest(tmp_path / "b" / "per_utterance.csv", [{**r, "si_snri": r["si_snri"] + 1.0} for r in rows])
+    write_manifest(tmp_path / "c" / "per_utterance.csv", rows[:4])
+    capsys.readouterr()
+    run_script("compare_evaluations.py", tmp_path / "a", tmp_path / "b")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[3:]] == ["all", "recorded+tts", "tts+tts"]
+    assert lines[3].split()[1:6] == ["5", "3.00", "4.00", "+1.00", "(0.00)"]  # SI-SNRi: every item +1 dB
+    with pytest.raises(SystemExit) as refused:
+        run_script("compare_evaluations.py", tmp_path / "a", tmp_path / "c")
+    assert refused.value.code == 2 and "do not hold the same items" in capsys.readouterr().err
