@@ -36,7 +36,7 @@ def step_times(cfg: AWSSDRConfig, weights: dict, batches: list, flush: bool) -> 
     model = build_model(cfg.model, cfg.features)
     model.load_state_dict(weights)
     model.train()
-    optimizer = make_optimizer(model.parameters(), cfg.optim)
+    optimizer = make_optimizer(model.named_parameters(), cfg.optim)
     denormal, total = 0, 0
     start = time.perf_counter()
     for sdr, mask, t60_s in batches:

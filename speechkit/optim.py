@@ -4,6 +4,8 @@ from typing import Literal
 
 import torch
 
+from .config import ConfigError
+
 
 @dataclass
 class ScheduleConfig:
@@ -20,12 +22,26 @@ class ScheduleConfig:
 class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0  # L2 penalty added to the gradient (Adam's own, not decoupled AdamW)
+    # Another weight decay for the parameters whose names start with a key, e.g. {"estRT.": 0.0} (the longest
+    # matching key wins); each key must match some parameter
+    weight_decay_by_prefix: dict[str, float] = field(default_factory=dict)
     grad_clip_norm: float | None = None
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
 
-def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+def make_optimizer(named_params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """Adam over `named_params` ((name, parameter) pairs): one parameter group with `weight_decay`, then one
+    per key of `weight_decay_by_prefix` in its order."""
+    prefixes = sorted(cfg.weight_decay_by_prefix, key=len, reverse=True)
+    groups = {None: [], **{prefix: [] for prefix in cfg.weight_decay_by_prefix}}
+    for name, param in named_params:
+        groups[next((prefix for prefix in prefixes if name.startswith(prefix)), None)].append(param)
+    unmatched = [prefix for prefix in cfg.weight_decay_by_prefix if not groups[prefix]]
+    if unmatched:
+        raise ConfigError(f"optim.weight_decay_by_prefix: no parameter name starts with {', '.join(unmatched)}")
+    param_groups = [{"params": groups[None]}] + [
+        {"params": groups[prefix], "weight_decay": decay} for prefix, decay in cfg.weight_decay_by_prefix.items()]
+    return torch.optim.Adam([g for g in param_groups if g["params"]], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 class LRSchedule:

@@ -109,7 +109,7 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
     `model_spec` (what rebuilds the network: kind, constructor arguments, features) goes in checkpoint.json."""
     dnn_dir = Path(dnn_dir)
     model.to(process.device)
-    optimizer = make_optimizer(model.parameters(), optim_cfg)
+    optimizer = make_optimizer(model.named_parameters(), optim_cfg)
     schedule = LRSchedule(optimizer, optim_cfg)
     info = {"epoch": 0, "step": 0, "best_valid": None, "best_epoch": None, "stopped": None, "history": []}
     if cfg.resume and checkpoint.can_resume(dnn_dir):

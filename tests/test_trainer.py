@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from speechkit import checkpoint
+from speechkit.config import ConfigError
+from speechkit.optim import OptimConfig, make_optimizer
 from tests import tiny_task
 
 
@@ -31,6 +33,21 @@ def test_training_writes_a_checkpoint_and_lowers_the_loss(tmp_path):
     # lr decays by gamma 0.95 per epoch after epoch 2
     assert info["history"][-1]["lr"] == pytest.approx(1e-2 * 0.95 ** 4)
 
+
+
+def test_weight_decay_by_prefix_decays_only_the_parameters_it_names():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    cfg = OptimConfig(lr=0.1, weight_decay=0.5, weight_decay_by_prefix={"2.": 0.0, "2.bias": 0.5})
+    optimizer = make_optimizer(model.named_parameters(), cfg)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)  # no loss: only the L2 term moves a parameter
+    optimizer.step()
+    moved = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert moved == {"0.weight", "0.bias", "2.bias"}  # the longest matching prefix wins: 2.bias decays
+    assert len(make_optimizer(model.named_parameters(), OptimConfig(weight_decay=0.5)).param_groups) == 1
+    with pytest.raises(ConfigError, match="no parameter name starts with estRT."):
+        make_optimizer(model.named_parameters(), OptimConfig(weight_decay_by_prefix={"estRT.": 0.0}))
 
 def test_init_from_starts_from_another_checkpoints_weights(tmp_path):
     tiny_task.train(tmp_path / "first.dnn", epochs=3)
