@@ -1,5 +1,6 @@
 """Command-line plumbing shared by the scripts: user mistakes as one-line errors, config files with overrides."""
 import argparse
+import os
 import sys
 from typing import Callable
 
@@ -14,12 +15,17 @@ USER_ERRORS = (UserError, FileNotFoundError, FileExistsError, NotADirectoryError
 
 def run(main: Callable[..., int | None], *args) -> None:
     """Run a script's `main(*args)` and exit with its code; a user's mistake is printed as one line
-    `error: ...` on stderr with exit code 2, and anything else (a bug) keeps its traceback."""
+    `error: ...` on stderr with exit code 2, and anything else (a bug) keeps its traceback. Output piped into
+    a reader that stops early (`| head`) ends the script quietly, as other command-line tools do."""
     try:
         code = main(*args)
     except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and print a second error: point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     sys.exit(code or 0)
 
 

@@ -258,6 +258,21 @@ def test_user_mistakes_are_one_line_errors_with_exit_code_2(awssdr_dnn, tdanet_d
         assert lines[0].startswith("error: ") and words in lines[0], (mistake, lines[0])
 
 
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    """`script | head -1`: the closed pipe ends the script without a traceback (speechkit.cli.run)."""
+    code = ("from speechkit.cli import run\n"
+            "def main():\n"
+            "    for i in range(100000):\n"
+            "        print('row', i, flush=True)\n"
+            "run(main)\n")
+    script = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert script.stdout.readline() == b"row 0\n"
+    script.stdout.close()  # the reader stops, as head does
+    stderr = script.stderr.read().decode()
+    assert script.wait(timeout=60) == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
 # --------------------------------------------------------------------------------------------- Python API
 def test_python_api_matches_the_command_line_tools(awssdr_dnn, tdanet_dnn, tmp_path):
     wave = reverberant_speech_like(3.0, 0.5, 22050, seed=10).astype(np.float32)
