@@ -36,9 +36,6 @@ class ModelConfig:
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
     hidden: int = 512
     kernel_size: int = 11
-    # Not in the paper: attention weightings per band (the paper: 1, one weighted sum per band); the T60 mapping
-    # sees heads x n_mels pooled SDRs
-    heads: int = 1
 
 
 @dataclass

@@ -33,7 +33,6 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    args = {**args, "heads": cfg.heads} if cfg.heads != 1 else args
     return {**args, "window_level": True} if params.window_level else args
 
 
@@ -125,7 +124,7 @@ class Estimator:
         return track
 
     def _chunked_pooling(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """The pooled SDR vector (heads x n_mels,) of a long input, as the attention would pool it in one pass.
+        """The pooled SDR vector (n_mels,) of a long input, as the attention would pool it in one pass.
 
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
@@ -134,7 +133,7 @@ class Estimator:
         halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
         features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
         level_mean = pooling.level_mean(features, valid_on_device)
-        top = torch.full((pooling.heads * n_mels,), float("-inf"), device=self.device)
+        top = torch.full((n_mels,), float("-inf"), device=self.device)
         weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
             if not valid[first:first + CHUNK_WINDOWS].any():
@@ -145,7 +144,7 @@ class Estimator:
             logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])
-            chunk_sdr = features[0, :n_mels, first:first + CHUNK_WINDOWS].repeat(pooling.heads, 1)
+            chunk_sdr = features[0, :n_mels, first:first + CHUNK_WINDOWS]
             weighted = weighted * scale + (weight * chunk_sdr).sum(dim=-1)
             total, top = total * scale + weight.sum(dim=-1), new_top
         return weighted / total

@@ -18,26 +18,24 @@ class AttentivePooling(nn.Sequential):
     Three per-band (grouped) convolutions widen each band to 8 channels, three full convolutions mix the
     bands back down to one logit per band and frame. Being a Sequential keeps the checkpoint's layer indices.
     With `window_level` (not in the paper) each band's first convolution also sees the band's window levels.
-    With `heads` > 1 (not in the paper) the last convolution gives `heads` logits per band and frame, and each
-    band's SDRs are pooled once per head: the pooled vector is heads x n_mels long, head by head.
     """
 
-    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False, heads: int = 1):
+    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False):
         inputs = 2 * n_mels if window_level else n_mels
-        widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, heads * n_mels]
+        widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_mels]
         groups = [n_mels, n_mels, n_mels, 1, 1, 1]
         convs = [nn.Conv1d(widths[i], widths[i + 1], kernel_size, padding=kernel_size // 2, groups=g)
                  for i, g in enumerate(groups)]
         hidden = [layer for conv in convs[:-1] for layer in (conv, nn.LeakyReLU(0.01))]
         super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
-        self.n_mels, self.window_level, self.heads = n_mels, window_level, heads
+        self.n_mels, self.window_level = n_mels, window_level
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
-        # -> weight: (batch, frames, heads x n_mels), stat: (batch, heads x n_mels)
+        # -> weight: (batch, frames, n_mels), stat: (batch, n_mels)
         x = self.inputs(features.transpose(1, 2), mask)
         weight = self[-1](self.logits(x, mask)).transpose(1, 2)  # softmax over time
-        return weight, (weight * features[..., :self.n_mels].repeat(1, 1, self.heads)).sum(dim=1)
+        return weight, (weight * features[..., :self.n_mels]).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
                level_mean: torch.Tensor | None = None) -> torch.Tensor:
@@ -65,7 +63,7 @@ class AttentivePooling(nn.Sequential):
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attention logits before the softmax, from `inputs`. Masked frames are zeroed before every layer,
         as a conv's own zero padding, and get a logit of -inf."""
-        # x: (batch, channels, frames), mask: (batch, frames) -> (batch, heads x n_mels, frames)
+        # x: (batch, channels, frames), mask: (batch, frames) -> (batch, n_mels, frames)
         valid = None if mask is None else mask.unsqueeze(1)
         for layer in list(self)[:-1]:
             x = layer(x if valid is None else x.masked_fill(~valid, 0.0))
@@ -74,8 +72,6 @@ class AttentivePooling(nn.Sequential):
 
 class MeanPooling(nn.Module):
     """Equal weights over the valid frames: the ablation baseline for attentive pooling (levels unused)."""
-
-    heads = 1
 
     def __init__(self, n_mels: int = 40):
         super().__init__()
@@ -104,10 +100,10 @@ class MeanPooling(nn.Module):
 
 
 class T60Mapping(nn.Sequential):
-    """MLP from the pooled SDR vector (batch, inputs) to T60 in seconds (batch, 1), no output activation."""
+    """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation."""
 
-    def __init__(self, inputs: int = 40, hidden: int = 512):
-        super().__init__(nn.Linear(inputs, hidden), nn.LeakyReLU(0.01),
+    def __init__(self, n_mels: int = 40, hidden: int = 512):
+        super().__init__(nn.Linear(n_mels, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, 1))
 
@@ -119,24 +115,21 @@ class AWSSDR(nn.Module):
     and the convolutions; True gives them exactly zero weight, making each estimate independent of its batch.
     window_level=True (not in the paper) takes features with each window's levels below its SDRs
     (SDRParams(window_level=True)) and lets the attention see them; the T60 mapping still sees pooled SDRs.
-    heads > 1 (not in the paper) pools each band's SDRs with that many attention weightings (the paper: one).
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, heads: int = 1):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
-        if heads < 1 or (heads > 1 and pooling != "attentive"):
-            raise ValueError(f"heads={heads}: expected 1, or more with attentive pooling")
         self.n_mels, self.n_rows = n_mels, 2 * n_mels if window_level else n_mels
         self.mask_padding = mask_padding
         # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
         self.register_buffer("step", torch.zeros(1, dtype=torch.long))
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
-        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level, heads) if pooling == "attentive"
+        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
                            else MeanPooling(n_mels))
-        self.estRT = T60Mapping(heads * n_mels, hidden)
+        self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -148,7 +141,7 @@ class AWSSDR(nn.Module):
 
     def forward(self, sdr: torch.Tensor, mask: torch.Tensor | None = None):
         # sdr: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames) bool
-        # -> t60_s: (batch, 1), weight: (batch, frames, heads x n_mels), stat: (batch, heads x n_mels)
+        # -> t60_s: (batch, 1), weight: (batch, frames, n_mels), stat: (batch, n_mels)
         if sdr.ndim != 3 or sdr.shape[2] != self.n_rows:
             raise ValueError(f"expected SDRs of shape (batch, frames, {self.n_rows}), got {tuple(sdr.shape)}; "
                              "a (n_rows, frames) matrix needs .T[None]")

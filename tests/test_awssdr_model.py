@@ -97,21 +97,6 @@ def test_mean_pooling_weights_valid_frames_equally():
     torch.testing.assert_close(stat[0], random_sdr(4, 0).mean(dim=1))
 
 
-def test_each_attention_head_pools_every_band_with_its_own_weights():
-    torch.manual_seed(0)
-    model = AWSSDR(n_mels=40, hidden=16, heads=3, mask_padding=True).double()
-    batch, mask = pad_sdr_batch([random_sdr(30, 0), random_sdr(20, 1)])
-    t60, weight, stat = model(batch, mask)
-    assert t60.shape == (2, 1) and weight.shape == (2, 30, 120) and stat.shape == (2, 120)
-    torch.testing.assert_close(weight.sum(dim=1), torch.ones(2, 120, dtype=torch.float64))
-    assert (weight[1, 20:] == 0).all()
-    heads = weight.reshape(2, 30, 3, 40)
-    assert (heads[:, :, 0] - heads[:, :, 1]).abs().max() > 1e-3  # the heads weigh differently
-    torch.testing.assert_close(stat.reshape(2, 3, 40), (heads * batch[:, :, None, :]).sum(dim=1))
-    with pytest.raises(ValueError, match="heads"):
-        AWSSDR(pooling="mean", heads=2)
-
-
 def test_frames_first_input_is_required():
     with pytest.raises(ValueError, match=r"\(batch, frames, 40\)"):
         AWSSDR()(torch.zeros(1, 40, 74))
