@@ -13,7 +13,7 @@ from speechkit.trainer import Task, fit, training_run
 
 from .config import AWSSDRConfig
 from .dataset import T60Dataset, collate, drawn_t60_set
-from .evaluation import evaluate_estimator
+from .evaluation import attention_collapse_check, evaluate_estimator
 from .inference import build_model, load_estimator, model_spec
 
 
@@ -48,7 +48,8 @@ def train(cfg: AWSSDRConfig) -> dict:
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
         model = build_model(cfg.model, cfg.features)
         loss = partial(mse_loss, bf16=cfg.precision == "bf16")
-        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss)
+        task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss,
+                    check=partial(attention_collapse_check, dataset=valid_set))
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
                    model_spec(cfg.model, cfg.features))
 

@@ -61,6 +61,9 @@ class Task:
     # Called with each epoch's number before it trains; returns False while the model is not yet in its final
     # form (e.g. iterated fewer times), so that epoch's weights cannot become the best weights.
     start_epoch: Callable[[int], bool] | None = None
+    # Called on the main process after each epoch's validation, with the model (in eval mode, gradients off) and
+    # the epoch's number; a message it returns is printed as a warning (a failure the losses do not show).
+    check: Callable[[torch.nn.Module, int], str | None] | None = None
 
 
 def use_deterministic_cublas() -> None:
@@ -149,6 +152,11 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
         info["stopped"] = _stop_reason(info, cfg)
         _say(process, f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.5f}, valid {valid_score:.5f}"
                       f"{' (best)' if improved else ''}, lr {schedule.lr:.2e}, {time.time() - start:.1f} s")
+        if task.check is not None and process.is_main:
+            with torch.no_grad():
+                warning = task.check(model.eval(), epoch)
+            if warning:
+                _say(process, f"WARNING: epoch {epoch}: {warning}")
         if process.is_main:
             checkpoint.save_checkpoint(
                 dnn_dir, weights=model.state_dict(), optim=optimizer.state_dict(),

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from awssdr.evaluation import (PAPER_T60_METRICS, T60_METRICS, attention_sharpness, compare_t60,
-                               error_statistics, format_table, summarise, t60_range)
+from awssdr import AWSSDR
+from awssdr.evaluation import (COLLAPSE_CHECK_FROM_EPOCH, PAPER_T60_METRICS, T60_METRICS, attention_collapse_check,
+                               attention_sharpness, compare_t60, error_statistics, format_table, summarise,
+                               t60_range)
 from speechkit.manifest import write_manifest
 from speechkit.metrics import SEPARATION_METRICS, separation_scores
 from tdanet.evaluation import evaluate_separator
@@ -68,6 +70,21 @@ class RandomMixtures:
     def __getitem__(self, index):
         sources = self.items[index]
         return sources.sum(0), sources
+
+
+def test_training_is_warned_of_a_collapsed_attention_from_the_check_epoch_on():
+    items = [(torch.randn(40, frames, generator=torch.Generator().manual_seed(frames)), 0.5) for frames in (60, 90)]
+    torch.manual_seed(0)
+    collapsed, spread = AWSSDR(hidden=8).eval(), AWSSDR(hidden=8).eval()
+    with torch.no_grad():
+        collapsed.est_weight[-2].weight.mul_(1000.0)  # huge logits: each band's softmax picks one window
+        spread.est_weight[-2].weight.zero_()  # equal logits: equal weights
+    check = COLLAPSE_CHECK_FROM_EPOCH
+    warning = attention_collapse_check(collapsed, check, items)
+    assert warning.startswith("the attention has collapsed onto a few windows") and "on 2 validation items" in warning
+    assert attention_collapse_check(collapsed, check - 1, items) is None  # early epochs sharpen and recover
+    assert attention_collapse_check(spread, check, items) is None
+    assert attention_collapse_check(AWSSDR(hidden=8, pooling="mean").eval(), check, items) is None
 
 
 def test_separation_evaluation_writes_every_metric_in_every_output(tmp_path, capsys):

@@ -120,6 +120,24 @@ def test_epochs_the_task_marks_unfinished_never_give_the_best_weights(tmp_path, 
     assert_same(first, weights(tmp_path / "run.dnn", "best"))
 
 
+def test_the_tasks_check_runs_after_each_epoch_in_eval_mode_and_its_message_is_printed(tmp_path, monkeypatch,
+                                                                                     capsys):
+    seen = []
+
+    def check(model, epoch):
+        seen.append((epoch, model.training, torch.is_grad_enabled()))
+        return "something the losses do not show" if epoch == 2 else None
+
+    make_task = tiny_task.make_task
+    monkeypatch.setattr(tiny_task, "make_task", lambda: replace(make_task(), check=check))
+    tiny_task.train(tmp_path / "run.dnn", epochs=3)
+    assert seen == [(1, False, False), (2, False, False), (3, False, False)]
+    out = capsys.readouterr().out
+    assert out.count("WARNING") == 1 and "WARNING: epoch 2: something the losses do not show" in out
+    unchecked = tiny_task.train(tmp_path / "unchecked.dnn", epochs=3)["model"].state_dict()
+    assert_same(unchecked, weights(tmp_path / "run.dnn", "latest"))  # checking leaves training as it was
+
+
 @pytest.mark.parametrize("processes", [1, 2])  # one process joins a gloo group of one
 def test_torchrun_with_gloo_writes_a_checkpoint(tmp_path, processes):
     repo = Path(__file__).resolve().parents[1]
