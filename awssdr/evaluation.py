@@ -92,13 +92,18 @@ def attention_collapse_check(model, epoch: int, dataset) -> str | None:
     device = next(model.parameters()).device
     weights = [model.est_weight(dataset[index][0].T[None].to(device, torch.float32))[0][0].cpu()
                for index in range(min(len(dataset), COLLAPSE_CHECK_ITEMS))]
-    attention = attention_sharpness(weights)
+    return collapse_warning(attention_sharpness(weights), f"{len(weights)} validation items")
+
+
+def collapse_warning(attention: dict, items: str) -> str | None:
+    """What to say of `attention` (an `attention_sharpness` result over `items`) when it has collapsed onto a
+    few windows (entropy below COLLAPSED_ATTENTION of equal weights'); None when it has not."""
     if attention["entropy_fraction"] >= COLLAPSED_ATTENTION:
         return None
-    return (f"the attention has collapsed onto a few windows (entropy {attention['entropy_nats']:.2f} nats of "
-            f"{attention['uniform_entropy_nats']:.2f} for equal weights, on {len(weights)} validation items). The "
-            "runs that collapsed here did not recover and scored 1.7-3x the MSE of the others: stop this run and "
-            "train again with another train.seed (docs/results.md)")
+    return (f"the attention has collapsed onto a few windows (entropy {attention['entropy_nats']:.2f} nats, below "
+            f"{COLLAPSED_ATTENTION:.0%} of the {attention['uniform_entropy_nats']:.2f} of equal weights, on {items}). "
+            "The runs that collapsed here did not recover and scored 1.7-3x the MSE of the others: "
+            "drop this run and train again with another train.seed (docs/results.md)")
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -208,11 +213,8 @@ def plot_scatter(rows: list[dict], path: Path, title: str) -> None:
 def _attention_line(attention: dict) -> str:
     line = (f"attention per band: largest weight {attention['largest_weight']:.3f}, entropy "
             f"{attention['entropy_nats']:.2f} nats of {attention['uniform_entropy_nats']:.2f} for equal weights")
-    if attention["entropy_fraction"] < COLLAPSED_ATTENTION:
-        line += ("\nWARNING: the attention has collapsed onto a few windows (entropy below "
-                 f"{COLLAPSED_ATTENTION:.0%} of equal weights'); runs like it scored 1.7-3x the MSE of the others "
-                 "here: train again with another seed (docs/results.md)")
-    return line
+    warning = collapse_warning(attention, "the evaluated items")
+    return line if warning is None else f"{line}\nWARNING: {warning}"
 
 
 def plot_attention(sdr, weight, path: Path, title: str) -> None:

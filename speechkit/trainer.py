@@ -152,12 +152,12 @@ def fit(model: torch.nn.Module, task: Task, cfg: TrainConfig, optim_cfg: OptimCo
         info["stopped"] = _stop_reason(info, cfg)
         _say(process, f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.5f}, valid {valid_score:.5f}"
                       f"{' (best)' if improved else ''}, lr {schedule.lr:.2e}, {time.time() - start:.1f} s")
-        if task.check is not None and process.is_main:
-            with torch.no_grad():
-                warning = task.check(model.eval(), epoch)
-            if warning:
-                _say(process, f"WARNING: epoch {epoch}: {warning}")
         if process.is_main:
+            if task.check is not None:
+                with torch.no_grad():
+                    warning = task.check(model.eval(), epoch)
+                if warning:
+                    _say(process, f"WARNING: epoch {epoch}: {warning}")
             checkpoint.save_checkpoint(
                 dnn_dir, weights=model.state_dict(), optim=optimizer.state_dict(),
                 trainer_state={"schedule": schedule.state_dict()}, config=config, info=info,
