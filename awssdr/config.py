@@ -36,6 +36,13 @@ class ModelConfig:
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
     hidden: int = 512
     kernel_size: int = 11
+    # Not in the paper: this many networks trained side by side on the same items, each on its own loss; a T60
+    # estimate is the mean of theirs (awssdr/ensemble.py). 1 is the paper's single network.
+    members: int = 1
+
+    def __post_init__(self):
+        if self.members < 1:
+            raise ValueError(f"model.members={self.members!r}: expected a whole number of networks, 1 or more")
 
 
 @dataclass
