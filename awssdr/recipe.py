@@ -53,6 +53,9 @@ def train(cfg: AWSSDRConfig) -> dict:
                                    cfg.train.seed, cfg.data.recorded_highpass_hz))
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
         model = build_model(cfg.model, cfg.features)
+        if cfg.model.uniform_start:
+            for network in networks(model):
+                network.est_weight.start_uniform()
         loss = partial(mse_loss, bf16=cfg.precision == "bf16")
         task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss,
                     check=partial(attention_collapse_check, dataset=valid_set),

@@ -41,9 +41,13 @@ def test_the_first_network_of_an_ensemble_trains_exactly_as_the_single_network_w
 
 
 def test_an_ensemble_checkpoint_loads_and_estimates_the_mean_of_its_networks(tiny_corpus, tmp_path):
-    train(tiny_config(tiny_corpus, tmp_path, "trio", 3))
+    cfg = tiny_config(tiny_corpus, tmp_path, "trio", 3)
+    cfg.model.uniform_start, cfg.train.epochs = True, 1  # each network from equal weights
+    train(cfg)
     estimator = load_estimator(tmp_path / "trio.dnn")
     assert isinstance(estimator.model, AWSSDREnsemble) and len(networks(estimator.model)) == 3
+    for network in networks(estimator.model):  # two Adam steps from zero (kaiming-normal starts near 0.1)
+        assert network.est_weight[-2].weight.abs().max() < 0.005
     sdr = torch.randn(estimator.params.n_rows, 300, generator=torch.Generator().manual_seed(0))
     valid = torch.ones(300, dtype=torch.bool)
     valid[100:140] = False
@@ -73,5 +77,7 @@ def test_one_member_is_the_papers_network_and_fewer_is_an_error():
         AWSSDREnsemble(1)
     with pytest.raises(ConfigError, match="model.members=0"):
         load_config(DEFAULT_CONFIG, AWSSDRConfig, ["model.members=0"])
+    with pytest.raises(ConfigError, match="only for attentive pooling"):
+        load_config(DEFAULT_CONFIG, AWSSDRConfig, ["model.uniform_start=true", "model.pooling=mean"])
     assert awssdr_inference.model_args(ModelConfig(), SDRParams()) == {  # the single network's spec is unchanged
         "n_mels": 40, "hidden": 512, "kernel_size": 11, "pooling": "attentive", "mask_padding": False}
