@@ -36,21 +36,6 @@ class ModelConfig:
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
     hidden: int = 512
     kernel_size: int = 11
-    # Not in the paper: this many networks trained side by side on the same items, each on its own loss; a T60
-    # estimate is the mean of theirs (awssdr/ensemble.py). 1 is the paper's single network.
-    members: int = 1
-    # Not in the paper: training starts from equal attention weights (the attention's last convolution zeroed
-    # after the authors' initialisation), so the weights sharpen only as far as the loss asks. Runs of the
-    # shipped recipe sometimes collapse onto one window per band early and never recover; the two that
-    # started from equal weights did not (docs/results.md).
-    uniform_start: bool = False
-
-    def __post_init__(self):
-        if self.members < 1:
-            raise ValueError(f"model.members={self.members!r}: expected a whole number of networks, 1 or more")
-        if self.uniform_start and self.pooling != "attentive":
-            raise ValueError(f"model.uniform_start: only for attentive pooling (pooling is {self.pooling!r}, whose "
-                             "weights are equal anyway)")
 
 
 @dataclass

@@ -10,8 +10,6 @@ from speechkit.metrics import Metric, table_cells
 from speechkit.paired import paired_comparison
 from speechkit.progress import progress as progress_bar
 
-from .ensemble import networks
-
 # What a T60 evaluation reports per subset, in this order, beside n: the keys of `error_statistics`.
 T60_METRICS = (Metric("bias_s", "bias", "s", "+.3f"), Metric("mse_s2", "MSE", "s2", ".4f"),
                Metric("rmse_s", "RMSE", "s", ".3f"), Metric("mae_s", "MAE", "s", ".3f"),
@@ -86,21 +84,15 @@ def attention_sharpness(weights: list) -> dict:
 
 @torch.no_grad()
 def attention_collapse_check(model, epoch: int, dataset) -> str | None:
-    """The warning training prints when the attention of `model` (an AWSSDR network or ensemble in eval mode)
-    has collapsed on the first COLLAPSE_CHECK_ITEMS items of `dataset`, from epoch COLLAPSE_CHECK_FROM_EPOCH on
-    (an ensemble: in any of its networks, named); None otherwise (and always with mean pooling)."""
+    """The warning training prints when the attention of `model` (an AWSSDR network in eval mode) has
+    collapsed on the first COLLAPSE_CHECK_ITEMS items of `dataset`, from epoch COLLAPSE_CHECK_FROM_EPOCH on;
+    None otherwise (and always with mean pooling, whose weights are equal)."""
     if epoch < COLLAPSE_CHECK_FROM_EPOCH:
         return None
     device = next(model.parameters()).device
-    items = [dataset[index][0].T[None].to(device, torch.float32)
-             for index in range(min(len(dataset), COLLAPSE_CHECK_ITEMS))]
-    members = networks(model)
-    for number, network in enumerate(members, start=1):
-        weights = [network.est_weight(x)[0][0].cpu() for x in items]
-        warning = collapse_warning(attention_sharpness(weights), f"{len(weights)} validation items")
-        if warning:
-            return warning if len(members) == 1 else f"network {number} of {len(members)}: {warning}"
-    return None
+    weights = [model.est_weight(dataset[index][0].T[None].to(device, torch.float32))[0][0].cpu()
+               for index in range(min(len(dataset), COLLAPSE_CHECK_ITEMS))]
+    return collapse_warning(attention_sharpness(weights), f"{len(weights)} validation items")
 
 
 def collapse_warning(attention: dict, items: str) -> str | None:

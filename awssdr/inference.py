@@ -21,7 +21,6 @@ from speechkit.streaming import ResampledReader
 
 from .config import ModelConfig
 from .features import SDRParams, SilentInputError, masked_spectral_decay_rates
-from .ensemble import AWSSDREnsemble, build_network, networks
 from .model import AWSSDR
 
 # The model `estimate_t60.py` and `estimate_t60()` use when no checkpoint is given.
@@ -31,17 +30,14 @@ CHUNK_WINDOWS = 4096  # SDR windows the attention network sees at once; longer i
 
 
 def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
-    """`build_network`'s arguments for a model config and the features it takes (`members` only for an ensemble,
-    `window_level` only when set, so that the single network's spec is the AWSSDR constructor's arguments)."""
+    """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    if params.window_level:
-        args["window_level"] = True
-    return {**args, "members": cfg.members} if cfg.members > 1 else args
+    return {**args, "window_level": True} if params.window_level else args
 
 
-def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR | AWSSDREnsemble:
-    return build_network(**model_args(cfg, params))
+def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:
+    return AWSSDR(**model_args(cfg, params))
 
 
 def model_spec(cfg: ModelConfig, params: SDRParams) -> dict:
@@ -59,25 +55,20 @@ class Segment:
 
 @dataclass
 class Estimator:
-    """A model in eval mode (one network, or an ensemble whose estimate is its networks' mean) with the feature
-    parameters it was trained with."""
-    model: AWSSDR | AWSSDREnsemble
+    """A model in eval mode with the feature parameters it was trained with."""
+    model: AWSSDR
     params: SDRParams
     device: torch.device
 
     @torch.no_grad()
     def __call__(self, sdr: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
         """T60 in seconds and attention weights (frames, n_mels) for one SDR matrix (n_rows, frames),
-        leaving out the windows that `valid` (frames,) marks False (an ensemble: the means of its networks')."""
+        leaving out the windows that `valid` (frames,) marks False."""
         x = sdr.T[None].to(self.device, torch.float32)
         mask = None if valid is None or bool(valid.all()) else valid[None].to(self.device)
         # one recording has no padding, so its invalid windows are masked whatever mask_padding says
-        t60_s, weights = [], []
-        for network in networks(self.model):
-            weight, stat = network.est_weight(x, mask)
-            t60_s.append(network.estRT(stat).item())
-            weights.append(weight[0])
-        return float(np.mean(t60_s)), torch.stack(weights).mean(dim=0).cpu()
+        weight, stat = self.model.est_weight(x, mask)
+        return self.model.estRT(stat).item(), weight[0].cpu()
 
     def estimate_file(self, path, channel: int | None = None) -> float:
         """T60 in seconds of one audio file (any rate soundfile reads; resampled to the model's rate)."""
@@ -119,8 +110,7 @@ class Estimator:
         """T60 in seconds pooled over all valid windows; long inputs pass the attention network in chunks."""
         if sdr.shape[-1] <= CHUNK_WINDOWS:
             return self(sdr, valid)[0]
-        return float(np.mean([network.estRT(self._chunked_pooling(network, sdr, valid)[None]).item()
-                              for network in networks(self.model)]))
+        return self.model.estRT(self._chunked_pooling(sdr, valid)[None]).item()
 
     def segments(self, sdr: torch.Tensor, valid: torch.Tensor, segment_s: float) -> list[Segment]:
         """One estimate per `segment_s` stretch, from the windows that start in it."""
@@ -133,14 +123,14 @@ class Estimator:
             track.append(Segment(k * segment_s, min((k + 1) * segment_s, sdr.shape[-1] * step_s), t60_s))
         return track
 
-    def _chunked_pooling(self, network: AWSSDR, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """The pooled SDR vector (n_mels,) of a long input, as `network`'s attention would pool it in one pass.
+    def _chunked_pooling(self, sdr: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The pooled SDR vector (n_mels,) of a long input, as the attention would pool it in one pass.
 
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
         the running sums), so neither the logits nor the weights of the whole input are ever held. Window
         levels are centred on the whole input's mean, then chunk by chunk."""
-        halo, n_mels, pooling = _receptive_radius(network), network.n_mels, network.est_weight
+        halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
         features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
         level_mean = pooling.level_mean(features, valid_on_device)
         top = torch.full((n_mels,), float("-inf"), device=self.device)
@@ -159,10 +149,9 @@ class Estimator:
             total, top = total * scale + weight.sum(dim=-1), new_top
         return weighted / total
 
-
-def _receptive_radius(network: AWSSDR) -> int:
-    convs = [m for m in network.est_weight.modules() if isinstance(m, torch.nn.Conv1d)]
-    return sum(conv.kernel_size[0] // 2 for conv in convs)
+    def _receptive_radius(self) -> int:
+        convs = [m for m in self.model.est_weight.modules() if isinstance(m, torch.nn.Conv1d)]
+        return sum(conv.kernel_size[0] // 2 for conv in convs)
 
 
 def _masked_sdr(wave: np.ndarray, params: SDRParams) -> tuple[np.ndarray, np.ndarray]:
@@ -195,20 +184,20 @@ def load_estimator(dnn_dir=None, device: str = "auto") -> Estimator:
     return Estimator(model.to(device).eval(), params, device)
 
 
-def _from_spec(spec: dict, dnn_dir: Path) -> tuple[AWSSDR | AWSSDREnsemble, SDRParams]:
+def _from_spec(spec: dict, dnn_dir: Path) -> tuple[AWSSDR, SDRParams]:
     """The network and feature parameters that checkpoint.json records."""
     source = str(dnn_dir / checkpoint.INFO)
     if not isinstance(spec.get("features"), dict):
         raise checkpoint.CheckpointError(f"{source}: the AWSSDR model spec has no features mapping")
     params = build(SDRParams, spec["features"], source=source, where="model.features")
     try:
-        return build_network(**spec["args"]), params
+        return AWSSDR(**spec["args"]), params
     except (TypeError, ValueError) as err:
         raise checkpoint.CheckpointError(f"{source}: cannot rebuild the AWSSDR network from {spec['args']}: "
                                          f"{err}") from err
 
 
-def _older_checkpoint(dnn_dir: Path) -> tuple[AWSSDR | AWSSDREnsemble, SDRParams]:
+def _older_checkpoint(dnn_dir: Path) -> tuple[AWSSDR, SDRParams]:
     """Fallback for checkpoints whose checkpoint.json records no model (written before it did): the network
     and features from config.yaml, or without one (the authors' released .dnn) the authors' recipe."""
     config_file = dnn_dir / checkpoint.CONFIG

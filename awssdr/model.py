@@ -30,12 +30,6 @@ class AttentivePooling(nn.Sequential):
         super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
         self.n_mels, self.window_level = n_mels, window_level
 
-    def start_uniform(self) -> None:
-        """Zero the last convolution (not in the paper): every logit 0, so equal weights over the frames until
-        training moves them (`model.uniform_start`)."""
-        nn.init.zeros_(self[-2].weight)
-        nn.init.zeros_(self[-2].bias)
-
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
         # -> weight: (batch, frames, n_mels), stat: (batch, n_mels)

@@ -13,25 +13,19 @@ from speechkit.trainer import Task, fit, training_run
 
 from .config import AWSSDRConfig
 from .dataset import T60Dataset, collate, drawn_t60_set
-from .ensemble import networks
 from .evaluation import attention_collapse_check, evaluate_estimator
 from .inference import build_model, load_estimator, model_spec
 
 
 def mse_loss(model, batch, device, bf16: bool = False) -> torch.Tensor:
-    """Squared error per utterance; counts batches in each network's `step` buffer as the authors did. An
-    ensemble trains on the sum of its networks' own squared errors (each learns as it would alone) and is
-    validated on the error of their mean estimate, the one inference gives. `bf16` autocasts training steps
-    only: validation runs in float32, as inference does."""
+    """Squared error per utterance; counts batches in the model's `step` buffer as the authors did. `bf16`
+    autocasts training steps only: validation runs in float32, as inference does."""
     sdr, mask, t60_s = (t.to(device) for t in batch)
     if model.training:
-        for network in networks(_unwrap(model)):
-            network.step += 1
+        _unwrap(model).step += 1
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and model.training):
-        estimates = model(sdr, mask)[0].float()  # (batch, networks)
-    if model.training:
-        return ((estimates - t60_s[:, None]) ** 2).sum(dim=1)
-    return (estimates.mean(dim=1) - t60_s) ** 2
+        estimate, _, _ = model(sdr, mask)
+    return (estimate.float().squeeze(1) - t60_s) ** 2
 
 
 def train(cfg: AWSSDRConfig) -> dict:
@@ -53,13 +47,9 @@ def train(cfg: AWSSDRConfig) -> dict:
                                    cfg.train.seed, cfg.data.recorded_highpass_hz))
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
         model = build_model(cfg.model, cfg.features)
-        if cfg.model.uniform_start:
-            for network in networks(model):
-                network.est_weight.start_uniform()
         loss = partial(mse_loss, bf16=cfg.precision == "bf16")
         task = Task(train_set, valid_set, train_set.lengths, valid_set.lengths, collate, loss,
-                    check=partial(attention_collapse_check, dataset=valid_set),
-                    clip_groups=lambda model: [list(network.parameters()) for network in networks(model)])
+                    check=partial(attention_collapse_check, dataset=valid_set))
         return fit(model, task, cfg.train, cfg.optim, cfg.dnn_dir, to_dict(cfg), process,
                    model_spec(cfg.model, cfg.features))
 

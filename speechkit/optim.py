@@ -22,9 +22,8 @@ class ScheduleConfig:
 class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0  # L2 penalty added to the gradient (Adam's own, not decoupled AdamW)
-    # Another weight decay for the parameters whose names start with a key, from their start or after any dot,
-    # e.g. {"estRT.": 0.0} for `estRT.0.weight` and `members.1.estRT.0.weight` (the longest matching key wins);
-    # each key must match some parameter
+    # Another weight decay for the parameters whose names start with a key, e.g. {"estRT.": 0.0} (the longest
+    # matching key wins); each key must match some parameter
     weight_decay_by_prefix: dict[str, float] = field(default_factory=dict)
     grad_clip_norm: float | None = None
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -36,11 +35,10 @@ def make_optimizer(named_params, cfg: OptimConfig) -> torch.optim.Optimizer:
     prefixes = sorted(cfg.weight_decay_by_prefix, key=len, reverse=True)
     groups = {None: [], **{prefix: [] for prefix in cfg.weight_decay_by_prefix}}
     for name, param in named_params:
-        groups[next((prefix for prefix in prefixes if f".{prefix}" in f".{name}"), None)].append(param)
+        groups[next((prefix for prefix in prefixes if name.startswith(prefix)), None)].append(param)
     unmatched = [prefix for prefix in cfg.weight_decay_by_prefix if not groups[prefix]]
     if unmatched:
-        raise ConfigError(f"optim.weight_decay_by_prefix: no parameter name starts with {', '.join(unmatched)} "
-                          "(at its start or after a dot)")
+        raise ConfigError(f"optim.weight_decay_by_prefix: no parameter name starts with {', '.join(unmatched)}")
     param_groups = [{"params": groups[None]}] + [
         {"params": groups[prefix], "weight_decay": decay} for prefix, decay in cfg.weight_decay_by_prefix.items()]
     return torch.optim.Adam([g for g in param_groups if g["params"]], lr=cfg.lr, weight_decay=cfg.weight_decay)

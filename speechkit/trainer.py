@@ -64,9 +64,6 @@ class Task:
     # Called on the main process after each epoch's validation, with the model (in eval mode, gradients off) and
     # the epoch's number; a message it returns is printed as a warning (a failure the losses do not show).
     check: Callable[[torch.nn.Module, int], str | None] | None = None
-    # The parameter groups whose gradients are clipped (optim.grad_clip_norm) each on its own, from the model;
-    # None: the whole model as one. An ensemble gives one group per network, so each is clipped as if alone.
-    clip_groups: Callable[[torch.nn.Module], list[list[torch.nn.Parameter]]] | None = None
 
 
 def use_deterministic_cublas() -> None:
@@ -214,10 +211,7 @@ def _train_epoch(run: _EpochState, epoch: int, step: int) -> tuple[float, int]:
             (loss if cfg.accumulate == "sum" else loss / cfg.accumulate_batches).backward()
         if last_of_group:
             if run.optim_cfg.grad_clip_norm is not None:
-                groups = ([run.model.parameters()] if run.task.clip_groups is None else
-                          run.task.clip_groups(run.model))
-                for group in groups:
-                    torch.nn.utils.clip_grad_norm_(group, run.optim_cfg.grad_clip_norm)
+                torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.optim_cfg.grad_clip_norm)
             run.optimizer.step()
             run.optimizer.zero_grad(set_to_none=True)
             step += 1

@@ -118,15 +118,3 @@ def test_window_levels_steer_the_attention_whatever_the_recordings_gain_and_padd
     torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"\(batch, frames, 80\)"):
         model(features[:40].T[None])
-
-
-def test_uniform_start_weights_every_valid_frame_equally_until_trained():
-    torch.manual_seed(0)
-    model = AWSSDR(mask_padding=True).double()
-    batch, mask = pad_sdr_batch([random_sdr(8, 0), random_sdr(5, 1)])
-    assert not torch.allclose(model(batch, mask)[1][0, :, 0], torch.full((8,), 1 / 8, dtype=torch.float64))
-    model.est_weight.start_uniform()
-    _, weight, stat = model(batch, mask)
-    torch.testing.assert_close(weight[1, :, 0], torch.tensor([0.2] * 5 + [0.0] * 3, dtype=torch.float64))
-    torch.testing.assert_close(stat[0], random_sdr(8, 0).mean(dim=1))  # mean pooling, for now
-    assert model.est_weight[0].weight.abs().sum() > 0  # the earlier layers keep the authors' initialisation
