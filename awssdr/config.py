@@ -36,7 +36,6 @@ class ModelConfig:
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
     hidden: int = 512
     kernel_size: int = 11
-    dropout: float = 0.0  # hidden units of the T60 mapping dropped while training (not in the paper)
 
 
 @dataclass

@@ -33,8 +33,6 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    if cfg.dropout > 0:
-        args["dropout"] = cfg.dropout
     return {**args, "window_level": True} if params.window_level else args
 
 

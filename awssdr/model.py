@@ -100,24 +100,12 @@ class MeanPooling(nn.Module):
 
 
 class T60Mapping(nn.Sequential):
-    """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation.
+    """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation."""
 
-    dropout > 0 (not in the paper) drops hidden units after each activation while training; it is applied in
-    forward, not as layers, so the layer indices (checkpoint keys) stay the authors'.
-    """
-
-    def __init__(self, n_mels: int = 40, hidden: int = 512, dropout: float = 0.0):
+    def __init__(self, n_mels: int = 40, hidden: int = 512):
         super().__init__(nn.Linear(n_mels, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, 1))
-        self.dropout = dropout
-
-    def forward(self, stat: torch.Tensor) -> torch.Tensor:
-        for layer in self:
-            stat = layer(stat)
-            if isinstance(layer, nn.LeakyReLU) and self.dropout > 0:
-                stat = nn.functional.dropout(stat, self.dropout, self.training)
-        return stat
 
 
 class AWSSDR(nn.Module):
@@ -130,7 +118,7 @@ class AWSSDR(nn.Module):
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, dropout: float = 0.0):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
@@ -141,7 +129,7 @@ class AWSSDR(nn.Module):
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
         self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
                            else MeanPooling(n_mels))
-        self.estRT = T60Mapping(n_mels, hidden, dropout)
+        self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
