@@ -102,8 +102,9 @@ def collapse_warning(attention: dict, items: str) -> str | None:
         return None
     return (f"the attention has collapsed onto a few windows (entropy {attention['entropy_nats']:.2f} nats, below "
             f"{COLLAPSED_ATTENTION:.0%} of the {attention['uniform_entropy_nats']:.2f} of equal weights, on {items}). "
-            "The runs that collapsed here did not recover and scored 1.7-3x the MSE of the others: "
-            "drop this run and train again with another train.seed (docs/results.md)")
+            "Runs whose attention stayed collapsed scored 1.7-3x the MSE of the others, and two that came back "
+            "within 5 epochs still trailed: drop a run whose attention stays collapsed and train again with "
+            "another train.seed (docs/results.md)")
 
 
 def summarise(rows: list[dict]) -> dict:
