@@ -8,7 +8,7 @@ import torch
 
 from speechkit import checkpoint
 from speechkit.checkpoint import CheckpointError
-from speechkit.machine import processor_name
+from speechkit.machine import processor_generation, processor_name
 
 
 def save(dnn_dir, value: float, epoch: int):
@@ -27,6 +27,7 @@ def test_round_trip(tmp_path):
     assert torch.equal(state["weights"]["weight"], model.weight.detach())
     assert state["info"]["epoch"] == 2 and state["info"]["versions"]["torch"] == torch.__version__
     assert state["info"]["versions"]["processor"] == processor_name()  # float32 roundings differ across kinds
+    assert state["info"]["versions"]["processor_generation"] == processor_generation()  # and across generations
     assert state["config"] == {"train": {"epochs": 3}}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.dnn"]  # no temporary leftovers
 
@@ -86,3 +87,14 @@ def test_files_others_put_in_the_directory_survive_a_save(tmp_path):
     (dnn_dir / "notes.txt").write_text("keep me")
     save(dnn_dir, 0.7, epoch=2)
     assert (dnn_dir / "notes.txt").read_text() == "keep me"
+
+
+def test_the_processor_generation_is_read_from_cpuinfo():
+    """'family F model M stepping S' where /proc/cpuinfo numbers them (x86 Linux), not the 'model name' line;
+    None where it does not."""
+    lines = open("/proc/cpuinfo").read().splitlines() if os.path.exists("/proc/cpuinfo") else []
+    pairs = [line.split(":", 1) for line in reversed(lines) if ":" in line]  # the first processor's win
+    values = {key.strip(): value.strip() for key, value in pairs}
+    wanted = [values.get(field) for field in ("cpu family", "model", "stepping")]
+    expected = None if None in wanted else "family {} model {} stepping {}".format(*wanted)
+    assert processor_generation() == expected
