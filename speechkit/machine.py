@@ -13,12 +13,14 @@ import torch
 
 
 def _cpuinfo(field: str) -> str | None:
-    """The first processor's value of `field` in /proc/cpuinfo (Linux), or None."""
+    """The first processor's value of `field` in /proc/cpuinfo (Linux), or None. The key must match whole:
+    "model" is not "model name"."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(field)), None)
+    pairs = (line.split(":", 1) for line in lines if ":" in line)
+    return next((value.strip() for key, value in pairs if key.strip() == field), None)
 
 
 def cpu_flags() -> set[str]:
@@ -55,7 +57,7 @@ def processor_generation() -> str | None:
     """The processor's family, model and stepping as /proc/cpuinfo numbers them ('family 26 model 2 stepping
     1'), or None off Linux. One name covers several generations ('AMD EPYC'), and their float32 kernels can
     round otherwise: the shipped TDANet's first epoch drifted by 4e-5 to 2e-3 (relative) on another EPYC."""
-    numbers = [_cpuinfo(field) for field in ("cpu family", "model\t", "stepping")]
+    numbers = [_cpuinfo(field) for field in ("cpu family", "model", "stepping")]
     if None in numbers:
         return None
     return "family {} model {} stepping {}".format(*numbers)
