@@ -36,9 +36,6 @@ class ModelConfig:
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
     hidden: int = 512
     kernel_size: int = 11
-    # Not in the paper (needs features.window_level): the T60 mapping also sees each band's spread of window
-    # levels over the recording, a cue to the band's SNR (awssdr.model.AWSSDR).
-    level_spread: bool = False
 
 
 @dataclass

@@ -33,8 +33,6 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    if cfg.level_spread:  # recorded only when set, so older specs rebuild unchanged
-        args["level_spread"] = True
     return {**args, "window_level": True} if params.window_level else args
 
 
@@ -70,7 +68,7 @@ class Estimator:
         mask = None if valid is None or bool(valid.all()) else valid[None].to(self.device)
         # one recording has no padding, so its invalid windows are masked whatever mask_padding says
         weight, stat = self.model.est_weight(x, mask)
-        return self.model.estRT(self.model.mapping_input(stat, x, mask)).item(), weight[0].cpu()
+        return self.model.estRT(stat).item(), weight[0].cpu()
 
     def estimate_file(self, path, channel: int | None = None) -> float:
         """T60 in seconds of one audio file (any rate soundfile reads; resampled to the model's rate)."""
@@ -112,9 +110,7 @@ class Estimator:
         """T60 in seconds pooled over all valid windows; long inputs pass the attention network in chunks."""
         if sdr.shape[-1] <= CHUNK_WINDOWS:
             return self(sdr, valid)[0]
-        stat = self._chunked_pooling(sdr, valid)[None]
-        x = sdr.T[None].to(self.device, torch.float32)
-        return self.model.estRT(self.model.mapping_input(stat, x, valid[None].to(self.device))).item()
+        return self.model.estRT(self._chunked_pooling(sdr, valid)[None]).item()
 
     def segments(self, sdr: torch.Tensor, valid: torch.Tensor, segment_s: float) -> list[Segment]:
         """One estimate per `segment_s` stretch, from the windows that start in it."""

@@ -99,20 +99,11 @@ class MeanPooling(nn.Module):
         return zeros if mask is None else zeros.masked_fill(~mask.unsqueeze(1), float("-inf"))
 
 
-def band_level_spread(levels: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Each band's standard deviation of its window levels over the valid frames, a cue to its SNR (about
-    1.2 nats on clean speech, 0.4 at 0 dB): levels (batch, frames, n_mels), mask (batch, frames) -> (batch, n_mels)."""
-    valid = torch.ones_like(levels[..., :1]) if mask is None else mask.unsqueeze(2).to(levels.dtype)
-    count = valid.sum(dim=1)
-    mean = (levels * valid).sum(dim=1) / count
-    return (((levels - mean.unsqueeze(1)) ** 2 * valid).sum(dim=1) / count).sqrt()
-
-
 class T60Mapping(nn.Sequential):
-    """MLP from the pooled SDR vector (batch, n_inputs) to T60 in seconds (batch, 1), no output activation."""
+    """MLP from the pooled SDR vector (batch, n_mels) to T60 in seconds (batch, 1), no output activation."""
 
-    def __init__(self, n_inputs: int = 40, hidden: int = 512):
-        super().__init__(nn.Linear(n_inputs, hidden), nn.LeakyReLU(0.01),
+    def __init__(self, n_mels: int = 40, hidden: int = 512):
+        super().__init__(nn.Linear(n_mels, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, hidden), nn.LeakyReLU(0.01),
                          nn.Linear(hidden, 1))
 
@@ -127,20 +118,18 @@ class AWSSDR(nn.Module):
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, level_spread: bool = False):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
-        if level_spread and not window_level:
-            raise ValueError("level_spread=True needs window_level=True (features with window levels)")
         self.n_mels, self.n_rows = n_mels, 2 * n_mels if window_level else n_mels
-        self.mask_padding, self.level_spread = mask_padding, level_spread
+        self.mask_padding = mask_padding
         # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
         self.register_buffer("step", torch.zeros(1, dtype=torch.long))
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
         self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
                            else MeanPooling(n_mels))
-        self.estRT = T60Mapping(2 * n_mels if level_spread else n_mels, hidden)
+        self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -159,14 +148,7 @@ class AWSSDR(nn.Module):
         if mask is not None and not mask.any(dim=1).all():
             raise ValueError("mask has a batch item with no valid frame")
         weight, stat = self.est_weight(sdr, mask if self.mask_padding else None)
-        return self.estRT(self.mapping_input(stat, sdr, mask)), weight, stat
-
-    def mapping_input(self, stat: torch.Tensor, sdr: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """What the T60 mapping sees: the pooled SDRs (batch, n_mels), with level_spread also each band's
-        spread of window levels over the valid frames of sdr (batch, frames, n_rows)."""
-        if not self.level_spread:
-            return stat
-        return torch.cat([stat, band_level_spread(sdr[..., self.n_mels:], mask).to(stat.dtype)], dim=1)
+        return self.estRT(stat), weight, stat
 
 
 def pad_sdr_batch(sdrs) -> tuple[torch.Tensor, torch.Tensor]:

@@ -97,23 +97,6 @@ def test_mean_pooling_weights_valid_frames_equally():
     torch.testing.assert_close(stat[0], random_sdr(4, 0).mean(dim=1))
 
 
-def test_level_spread_tells_the_mapping_each_bands_level_range_whatever_the_gain_and_padding():
-    torch.manual_seed(0)
-    model = AWSSDR(mask_padding=True, window_level=True, level_spread=True).double()
-    assert model.estRT[0].in_features == 80
-    features = torch.cat([random_sdr(30, 0), random_sdr(30, 1) - 6.0])
-    t60, weight, stat = model(features.T[None])
-    spread = features[40:].std(dim=1, correction=0)
-    torch.testing.assert_close(t60, model.estRT(torch.cat([stat, spread[None]], dim=1)), rtol=0, atol=1e-12)
-    louder = features.clone()
-    louder[40:] += 2.0  # a gain moves every level and no spread
-    torch.testing.assert_close(model(louder.T[None])[0], t60, rtol=0, atol=1e-12)
-    batch, mask = pad_sdr_batch([features, torch.cat([random_sdr(50, 2), random_sdr(50, 3)])])
-    torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)  # padding left out
-    with pytest.raises(ValueError, match="needs window_level"):
-        AWSSDR(level_spread=True)
-
-
 def test_frames_first_input_is_required():
     with pytest.raises(ValueError, match=r"\(batch, frames, 40\)"):
         AWSSDR()(torch.zeros(1, 40, 74))
