@@ -28,10 +28,6 @@ class DataConfig:
     # two runs with it scored 0.0014-0.0033 s^2 lower MSE on the held-out test set than one without
     # (docs/results.md). The fixed sets are not filtered.
     recorded_highpass_hz: float | None = 60.0
-    # Not in the paper: each drawn training item's mel filterbank built for the features' rate times a factor
-    # from this range (e.g. [0.9, 1.1]), which moves the bands' edges by about that factor: a vocal-tract-length
-    # warp of the speech as the features see it; the label (the broadband T60) is unchanged. None: no warp.
-    mel_warp: list[float] | None = None
 
 
 @dataclass

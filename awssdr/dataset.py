@@ -1,7 +1,6 @@
 """Reverberant-speech sets for T60 estimation: manifest rows with their SDR features, computed once and cached."""
 import hashlib
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,33 +40,23 @@ class T60Dataset(torch.utils.data.Dataset):
 
 
 class DrawnT60Items:
-    """Makes training item `index` from an rng: a drawn reverberant utterance's SDRs and its measured T60.
-    With `mel_warp` [low, high] each item's mel filterbank is built for its rate times a factor drawn from that
-    range, which moves every band's edges in frequency by about that factor (a vocal-tract-length warp)."""
+    """Makes training item `index` from an rng: a drawn reverberant utterance's SDRs and its measured T60."""
 
-    def __init__(self, pools: Pools, draw: T60Draw, params: SDRParams, num_samples: list[int],
-                 mel_warp: list[float] | None = None):
+    def __init__(self, pools: Pools, draw: T60Draw, params: SDRParams, num_samples: list[int]):
         self.pools, self.draw, self.params, self.num_samples = pools, draw, params, num_samples
-        self.mel_warp = mel_warp
 
     def __call__(self, rng: np.random.Generator, index: int):
         wave, t60_s, _ = draw_t60_item(self.pools, rng, self.num_samples[index], self.draw)
-        params = self.params
-        if self.mel_warp is not None:
-            factor = rng.uniform(*self.mel_warp)
-            params = replace(params, mel_sample_rate=round((params.mel_sample_rate or params.sample_rate) * factor))
-        sdr = spectral_decay_rates(torch.from_numpy(wave.astype(np.float64)), params)
+        sdr = spectral_decay_rates(torch.from_numpy(wave.astype(np.float64)), self.params)
         return sdr.float(), torch.tensor(t60_s, dtype=torch.float32)
 
 
 def drawn_t60_set(pools_dir, draw: T60Draw, params: SDRParams, items_per_epoch: int, seed: int,
-                  recorded_highpass_hz: float | None = None, mel_warp: list[float] | None = None) -> DrawnSet:
+                  recorded_highpass_hz: float | None = None) -> DrawnSet:
     """Training items drawn on the fly from the train pools of `pools_dir` (see speechkit.drawn_data)."""
-    if mel_warp is not None and not (len(mel_warp) == 2 and 0 < mel_warp[0] <= mel_warp[1]):
-        raise ValueError(f"mel_warp must be [low, high] with 0 < low <= high, got {mel_warp}")
     pools = Pools.load(pools_dir, "train", params.sample_rate, recorded_highpass_hz=recorded_highpass_hz)
     num_samples = item_lengths(items_per_epoch, draw.duration_s, params.sample_rate, seed)
-    return DrawnSet(DrawnT60Items(pools, draw, params, num_samples, mel_warp), items_per_epoch, num_samples, seed)
+    return DrawnSet(DrawnT60Items(pools, draw, params, num_samples), items_per_epoch, num_samples, seed)
 
 
 def _require_audio_of_features_only_set(manifest: Path, cache: Path | None) -> None:

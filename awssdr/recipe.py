@@ -44,7 +44,7 @@ def train(cfg: AWSSDRConfig) -> dict:
         train_set = (T60Dataset(cfg.data.train, cfg.features, cfg.data.cache_dir, progress=show)
                      if cfg.data.pools is None else
                      drawn_t60_set(cfg.data.pools, cfg.data.draw, cfg.features, cfg.data.items_per_epoch,
-                                   cfg.train.seed, cfg.data.recorded_highpass_hz, cfg.data.mel_warp))
+                                   cfg.train.seed, cfg.data.recorded_highpass_hz))
         valid_set = T60Dataset(cfg.data.valid, cfg.features, cfg.data.cache_dir, progress=show)
         model = build_model(cfg.model, cfg.features)
         loss = partial(mse_loss, bf16=cfg.precision == "bf16")

@@ -81,20 +81,6 @@ def test_an_item_is_a_function_of_seed_epoch_and_index(pools_dir):
     assert not torch.equal(other_seed[2][0], item[0])
 
 
-def test_a_mel_warp_moves_the_bands_of_the_same_drawn_item(pools_dir):
-    plain = drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=3)
-    warped = drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=3, mel_warp=[0.9, 1.1])
-    assert _equal(warped[2], drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=3,
-                                           mel_warp=[0.9, 1.1])[2])
-    (sdr, t60_s), (warped_sdr, warped_t60_s) = plain[2], warped[2]
-    assert torch.equal(warped_t60_s, t60_s) and warped_sdr.shape == sdr.shape  # the same wave and label
-    assert not torch.equal(warped_sdr, sdr)
-    unwarped = drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=3, mel_warp=[1.0, 1.0])
-    torch.testing.assert_close(unwarped[2][0], sdr)  # a factor of 1 is the features' own filterbank
-    with pytest.raises(ValueError, match="mel_warp"):
-        drawn_t60_set(pools_dir, T60Draw(), SDRParams(), items_per_epoch=6, seed=3, mel_warp=[1.1, 0.9])
-
-
 def test_distributed_ranks_draw_different_items(pools_dir):
     """Each rank reads other indices from the sampler, so under torchrun no two ranks train on one item."""
     from speechkit.sampler import LengthBucketSampler
