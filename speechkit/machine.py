@@ -7,20 +7,31 @@ Intel Xeon where an AMD EPYC recorded 6.26 (docs/results.md, "On another process
 """
 import os
 import platform
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 
 
-def _cpuinfo(field: str) -> str | None:
-    """The first processor's value of `field` in /proc/cpuinfo (Linux), or None. The key must match whole:
-    "model" is not "model name"."""
+@lru_cache(maxsize=1)
+def _first_processor() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo (Linux; empty elsewhere), read once: every checkpoint
+    save asks for several of them."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return None
-    pairs = (line.split(":", 1) for line in lines if ":" in line)
-    return next((value.strip() for key, value in pairs if key.strip() == field), None)
+        return {}
+    fields = {}
+    for key, sep, value in (line.partition(":") for line in lines):
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def _cpuinfo(field: str) -> str | None:
+    """The first processor's value of `field` in /proc/cpuinfo (Linux), or None. The key must match whole:
+    "model" is not "model name"."""
+    return _first_processor().get(field)
 
 
 def cpu_flags() -> set[str]:
