@@ -34,9 +34,6 @@ class DataConfig:
 class ModelConfig:
     pooling: Literal["attentive", "mean"] = "attentive"  # "mean" = equal weights, the ablation baseline
     mask_padding: bool = False  # True: padded frames get zero attention weight (not in the paper)
-    # True (not in the paper; needs features.window_level): the attention also sees each window's level above
-    # its band's floor (the 10th percentile of the band's window levels over the recording), a noise-floor cue
-    level_floor: bool = False
     hidden: int = 512
     kernel_size: int = 11
 

@@ -33,9 +33,7 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    # options that came later are recorded only when on, so older checkpoints' specs stay as they were
-    later = {"window_level": params.window_level, "level_floor": cfg.level_floor}
-    return {**args, **{name: True for name, on in later.items() if on}}
+    return {**args, "window_level": True} if params.window_level else args
 
 
 def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:
@@ -131,10 +129,10 @@ class Estimator:
         Chunks are extended on both sides by the network's receptive radius, so their central logits equal
         those of one pass; the softmax over time is accumulated chunk by chunk (a running maximum rescales
         the running sums), so neither the logits nor the weights of the whole input are ever held. Window
-        levels are referred to the whole input's mean (and floor), then chunk by chunk."""
+        levels are centred on the whole input's mean, then chunk by chunk."""
         halo, n_mels, pooling = self._receptive_radius(), self.model.n_mels, self.model.est_weight
         features, valid_on_device = sdr[None].to(self.device), valid[None].to(self.device)
-        references = pooling.level_references(features, valid_on_device)
+        level_mean = pooling.level_mean(features, valid_on_device)
         top = torch.full((n_mels,), float("-inf"), device=self.device)
         weighted, total = torch.zeros_like(top), torch.zeros_like(top)
         for first in range(0, sdr.shape[-1], CHUNK_WINDOWS):
@@ -142,7 +140,7 @@ class Estimator:
                 continue  # digital silence throughout: nothing to pool
             lo, hi = max(0, first - halo), min(sdr.shape[-1], first + CHUNK_WINDOWS + halo)
             mask = valid_on_device[:, lo:hi]
-            inputs = pooling.inputs(features[..., lo:hi], mask, references)
+            inputs = pooling.inputs(features[..., lo:hi], mask, level_mean)
             logits = pooling.logits(inputs, mask)[0, :, first - lo:first - lo + CHUNK_WINDOWS]
             new_top = torch.maximum(top, logits.amax(dim=-1))
             scale, weight = torch.exp(top - new_top), torch.exp(logits - new_top[:, None])

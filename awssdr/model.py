@@ -10,7 +10,6 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 POOLINGS = ("attentive", "mean")
-FLOOR_QUANTILE = 0.1  # level_floor: a band's floor is this quantile of its window levels over the recording
 
 
 class AttentivePooling(nn.Sequential):
@@ -18,22 +17,18 @@ class AttentivePooling(nn.Sequential):
 
     Three per-band (grouped) convolutions widen each band to 8 channels, three full convolutions mix the
     bands back down to one logit per band and frame. Being a Sequential keeps the checkpoint's layer indices.
-    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels,
-    less their mean, and with `level_floor` also less their floor (a noise-floor estimate).
+    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels.
     """
 
-    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False,
-                 level_floor: bool = False):
-        if level_floor and not window_level:
-            raise ValueError("level_floor needs window levels (features.window_level: true)")
-        inputs = (3 if level_floor else 2 if window_level else 1) * n_mels
+    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False):
+        inputs = 2 * n_mels if window_level else n_mels
         widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_mels]
         groups = [n_mels, n_mels, n_mels, 1, 1, 1]
         convs = [nn.Conv1d(widths[i], widths[i + 1], kernel_size, padding=kernel_size // 2, groups=g)
                  for i, g in enumerate(groups)]
         hidden = [layer for conv in convs[:-1] for layer in (conv, nn.LeakyReLU(0.01))]
         super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
-        self.n_mels, self.window_level, self.level_floor = n_mels, window_level, level_floor
+        self.n_mels, self.window_level = n_mels, window_level
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
@@ -43,35 +38,27 @@ class AttentivePooling(nn.Sequential):
         return weight, (weight * features[..., :self.n_mels]).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
-               references: torch.Tensor | None = None) -> torch.Tensor:
+               level_mean: torch.Tensor | None = None) -> torch.Tensor:
         """The network's input channels for features (batch, n_rows, frames): the SDRs; with window levels,
-        band by band its SDR and its level less each of the band's `level_references` (so that the
+        band by band its SDR and its level less the band's mean level over the valid frames (so that the
         recording's gain does not matter), in the order the per-band first convolution groups them.
-        `references` are those taken over a whole recording of which these frames are a chunk."""
+        `level_mean` (from `level_mean`) is that mean taken over a whole recording of which these frames are
+        a chunk."""
         if not self.window_level:
             return features
         sdr, level = features[:, :self.n_mels], features[:, self.n_mels:]
-        if references is None:
-            references = self.level_references(features, mask)
-        relative = level.unsqueeze(2) - references.unsqueeze(3)  # (batch, n_mels, references, frames)
-        return torch.cat([sdr.unsqueeze(2), relative], dim=2).flatten(1, 2)
+        if level_mean is None:
+            level_mean = self.level_mean(features, mask)
+        return torch.stack([sdr, level - level_mean], dim=2).flatten(1, 2)
 
-    def level_references(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Each band's mean window level over the valid frames and, with `level_floor`, its floor (the
-        FLOOR_QUANTILE of those levels): (batch, n_rows, frames) -> (batch, n_mels, 1 or 2); None without
-        window levels."""
+    def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Each band's mean window level over the valid frames: (batch, n_rows, frames) -> (batch, n_mels, 1);
+        None without window levels."""
         if not self.window_level:
             return None
         level = features[:, self.n_mels:]
-        valid = torch.ones_like(level[:, :1], dtype=torch.bool) if mask is None else mask.unsqueeze(1)
-        weight = valid.to(level.dtype)
-        mean = (level * weight).sum(dim=2) / weight.sum(dim=2)
-        if not self.level_floor:
-            return mean.unsqueeze(2)
-        ranked = level.masked_fill(~valid, float("inf")).sort(dim=2).values
-        rank = ((valid.sum(dim=2) - 1) * FLOOR_QUANTILE).long()  # (batch, 1): the quantile's rank, rounded down
-        floor = ranked.gather(2, rank.unsqueeze(2).expand(-1, self.n_mels, 1)).squeeze(2)
-        return torch.stack([mean, floor], dim=2)
+        valid = torch.ones_like(level[:, :1]) if mask is None else mask.unsqueeze(1).to(level.dtype)
+        return (level * valid).sum(dim=2, keepdim=True) / valid.sum(dim=2, keepdim=True)
 
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attention logits before the softmax, from `inputs`. Masked frames are zeroed before every layer,
@@ -99,10 +86,10 @@ class MeanPooling(nn.Module):
         return weight, (weight * sdr).sum(dim=1)
 
     def inputs(self, features: torch.Tensor, mask: torch.Tensor | None = None,
-               references: torch.Tensor | None = None) -> torch.Tensor:
+               level_mean: torch.Tensor | None = None) -> torch.Tensor:
         return features[:, :self.n_mels]
 
-    def level_references(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+    def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         return None  # levels unused
 
     def logits(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -128,11 +115,10 @@ class AWSSDR(nn.Module):
     and the convolutions; True gives them exactly zero weight, making each estimate independent of its batch.
     window_level=True (not in the paper) takes features with each window's levels below its SDRs
     (SDRParams(window_level=True)) and lets the attention see them; the T60 mapping still sees pooled SDRs.
-    level_floor=True (not in the paper) also gives the attention each window's level above its band's floor.
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, level_floor: bool = False):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
@@ -141,10 +127,8 @@ class AWSSDR(nn.Module):
         # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
         self.register_buffer("step", torch.zeros(1, dtype=torch.long))
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
-        if level_floor and pooling != "attentive":
-            raise ValueError("level_floor is an input of the attention: it needs attentive pooling")
-        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level, level_floor)
-                           if pooling == "attentive" else MeanPooling(n_mels))
+        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
+                           else MeanPooling(n_mels))
         self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()
 

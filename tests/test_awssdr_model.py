@@ -118,25 +118,3 @@ def test_window_levels_steer_the_attention_whatever_the_recordings_gain_and_padd
     torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"\(batch, frames, 80\)"):
         model(features[:40].T[None])
-
-
-def test_level_floor_shows_the_attention_each_window_above_its_bands_floor_whatever_the_gain_and_padding():
-    torch.manual_seed(0)
-    model = AWSSDR(mask_padding=True, window_level=True, level_floor=True).double()
-    features = torch.cat([random_sdr(31, 0), 3.0 * random_sdr(31, 1) - 6.0])  # SDRs, then levels
-    level = features[40:]
-    mean, floor = model.est_weight.level_references(features[None])[0].unbind(dim=1)
-    torch.testing.assert_close(mean, level.mean(dim=1))
-    torch.testing.assert_close(floor, level.sort(dim=1).values[:, 3])  # the 10% quantile of 31 windows, rank 3
-    inputs = model.est_weight.inputs(features[None])[0].view(40, 3, 31)
-    torch.testing.assert_close(inputs[:, 2], level - floor[:, None])
-    t60 = model(features.T[None])[0]
-    louder = features.clone()
-    louder[40:] += 2.0
-    torch.testing.assert_close(model(louder.T[None])[0], t60, rtol=0, atol=1e-12)
-    batch, mask = pad_sdr_batch([features, torch.cat([random_sdr(50, 2), random_sdr(50, 3)])])
-    torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="window_level"):
-        AWSSDR(level_floor=True)
-    with pytest.raises(ValueError, match="attentive pooling"):
-        AWSSDR(pooling="mean", window_level=True, level_floor=True)
