@@ -47,9 +47,6 @@ class SDRParams:
       window_level: True adds, under the n_mels rows of slopes, n_mels rows holding each fit window's mean
         log-mel level, so that the attention can tell a decay well above the noise floor from one near it
         (the network takes them with AWSSDR(window_level=True)). The feature matrix then has `n_rows` rows.
-      window_residual: True adds, below those, n_mels rows holding the rms distance of each fit window's
-        log-mel values from its least-squares line, so that the attention can tell a straight free decay
-        from a bend (a decay reaching the noise floor, an onset); AWSSDR(window_residual=True) takes them.
     """
 
     sample_rate: int = 16000
@@ -64,7 +61,6 @@ class SDRParams:
     time_step: str = "window"
     log_floor: float | None = None
     window_level: bool = False
-    window_residual: bool = False
 
     def __post_init__(self):
         for name in _INT_FIELDS:
@@ -80,15 +76,13 @@ class SDRParams:
         _check_positive_float(self, "spectrum_power", self.spectrum_power)
         if self.log_floor is not None:
             _check_positive_float(self, "log_floor", self.log_floor)
-        for name in ("window_level", "window_residual"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}={getattr(self, name)!r}: expected true or false")
+        if not isinstance(self.window_level, bool):
+            raise ValueError(f"window_level={self.window_level!r}: expected true or false")
 
     @property
     def n_rows(self) -> int:
-        """Rows of the feature matrix: the n_mels bands' slopes, then with `window_level` their levels and with
-        `window_residual` their fit residuals."""
-        return self.n_mels * (1 + self.window_level + self.window_residual)
+        """Rows of the feature matrix: the n_mels bands' slopes, and with `window_level` their levels."""
+        return 2 * self.n_mels if self.window_level else self.n_mels
 
     @property
     def min_samples(self) -> int:
@@ -102,13 +96,11 @@ class SDRParams:
         return step / self.sample_rate
 
     def record(self) -> dict:
-        """The fields as recorded in feature-cache keys and checkpoint.json. `window_level` and
-        `window_residual` came later and are left out while off, so that what was recorded before them stays
-        valid."""
+        """The fields as recorded in feature-cache keys and checkpoint.json. `window_level` came later and is
+        left out while off, so that what was recorded before it existed stays valid."""
         fields = asdict(self)
-        for name in ("window_level", "window_residual"):
-            if not fields[name]:
-                del fields[name]
+        if not self.window_level:
+            del fields["window_level"]
         return fields
 
     def cache_key(self) -> str:
@@ -139,8 +131,8 @@ def spectral_decay_rates(wave, params: SDRParams | None = None, **options):
     dominates). n_sdr = floor((n_frames - fit_len + fit_hop) / fit_hop) with
     n_frames = 1 + floor((samples - n_fft) / hop_length) (STFT with center=False, periodic Hamming window).
     Raises ValueError for non-finite input or input shorter than n_fft + (fit_len - 1) * hop_length, and
-    SilentInputError for zero mel energy without a log_floor. n_rows is n_mels, plus n_mels with
-    `window_level` (the levels below the slopes) and n_mels with `window_residual` (the fit residuals last).
+    SilentInputError for zero mel energy without a log_floor. n_rows is n_mels, or 2 * n_mels with
+    `window_level` (the levels below the slopes).
     """
     params = _params(params, options)
     return _numpy_or_torch(wave, lambda w: _sdr(w, params))
@@ -270,23 +262,8 @@ def _sdr(wave: torch.Tensor, params: SDRParams) -> torch.Tensor:
 
 
 def _window_features(log_mel: torch.Tensor, params: SDRParams) -> torch.Tensor:
-    # log_mel: (..., n_mels, n_frames) -> (..., n_rows, n_sdr): each fit window's slopes (and mean levels,
-    # and residuals)
+    # log_mel: (..., n_mels, n_frames) -> (..., n_rows, n_sdr): each fit window's slopes (and mean levels)
     slopes = sliding_slopes(log_mel, params.fit_len, params.fit_hop, params.time_step_s)
-    rows = [slopes]
-    windows = log_mel.unfold(-1, params.fit_len, params.fit_hop)  # a view: (..., n_mels, n_sdr, fit_len)
-    if params.window_level:
-        rows.append(windows.mean(dim=-1))
-    if params.window_residual:
-        rows.append(fit_residual(windows, slopes, params.time_step_s))
-    return torch.cat(rows, dim=-2) if len(rows) > 1 else slopes
-
-
-def fit_residual(windows: torch.Tensor, slopes: torch.Tensor, time_step_s: float) -> torch.Tensor:
-    """Rms distance of each window's values from its least-squares line, (..., n, fit_len) -> (..., n).
-
-    The line explains slope^2 * mean((t - t_mean)^2) of the window's variance; the residual is the rest."""
-    fit_len = windows.shape[-1]
-    t_var = (fit_len ** 2 - 1) / 12 * time_step_s ** 2  # mean((t - t_mean)^2) of fit_len steps
-    explained = slopes.square() * t_var
-    return (windows.var(dim=-1, correction=0) - explained).clamp_min(0.0).sqrt()
+    if not params.window_level:
+        return slopes
+    return torch.cat([slopes, log_mel.unfold(-1, params.fit_len, params.fit_hop).mean(dim=-1)], dim=-2)

@@ -33,8 +33,7 @@ def model_args(cfg: ModelConfig, params: SDRParams) -> dict:
     """The AWSSDR constructor's arguments for a model config and the features it takes."""
     args = {"n_mels": params.n_mels, "hidden": cfg.hidden, "kernel_size": cfg.kernel_size, "pooling": cfg.pooling,
             "mask_padding": cfg.mask_padding}
-    # Options that came later are named only when on, so that earlier checkpoints' args stay as they were.
-    return {**args, **{name: True for name in ("window_level", "window_residual") if getattr(params, name)}}
+    return {**args, "window_level": True} if params.window_level else args
 
 
 def build_model(cfg: ModelConfig, params: SDRParams) -> AWSSDR:

@@ -17,20 +17,18 @@ class AttentivePooling(nn.Sequential):
 
     Three per-band (grouped) convolutions widen each band to 8 channels, three full convolutions mix the
     bands back down to one logit per band and frame. Being a Sequential keeps the checkpoint's layer indices.
-    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels,
-    and with `window_residual` (not in the paper) its windows' fit residuals.
+    With `window_level` (not in the paper) each band's first convolution also sees the band's window levels.
     """
 
-    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False,
-                 window_residual: bool = False):
-        inputs = n_mels * (1 + window_level + window_residual)
+    def __init__(self, n_mels: int = 40, kernel_size: int = 11, window_level: bool = False):
+        inputs = 2 * n_mels if window_level else n_mels
         widths = [inputs, 2 * n_mels, 4 * n_mels, 8 * n_mels, 4 * n_mels, 2 * n_mels, n_mels]
         groups = [n_mels, n_mels, n_mels, 1, 1, 1]
         convs = [nn.Conv1d(widths[i], widths[i + 1], kernel_size, padding=kernel_size // 2, groups=g)
                  for i, g in enumerate(groups)]
         hidden = [layer for conv in convs[:-1] for layer in (conv, nn.LeakyReLU(0.01))]
         super().__init__(*hidden, convs[-1], nn.Softmax(dim=2))
-        self.n_mels, self.window_level, self.window_residual = n_mels, window_level, window_residual
+        self.n_mels, self.window_level = n_mels, window_level
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor | None = None):
         # features: (batch, frames, n_rows) SDRs [, levels], mask: (batch, frames)
@@ -43,22 +41,22 @@ class AttentivePooling(nn.Sequential):
                level_mean: torch.Tensor | None = None) -> torch.Tensor:
         """The network's input channels for features (batch, n_rows, frames): the SDRs; with window levels,
         band by band its SDR and its level less the band's mean level over the valid frames (so that the
-        recording's gain does not matter), then with residuals its fit residual, in the order the per-band
-        first convolution groups them. `level_mean` (from `level_mean`) is that mean taken over a whole
-        recording of which these frames are a chunk."""
-        if not (self.window_level or self.window_residual):
+        recording's gain does not matter), in the order the per-band first convolution groups them.
+        `level_mean` (from `level_mean`) is that mean taken over a whole recording of which these frames are
+        a chunk."""
+        if not self.window_level:
             return features
-        rows = list(features.split(self.n_mels, dim=1))  # SDRs [, levels] [, residuals]
-        if self.window_level:
-            rows[1] = rows[1] - (self.level_mean(features, mask) if level_mean is None else level_mean)
-        return torch.stack(rows, dim=2).flatten(1, 2)
+        sdr, level = features[:, :self.n_mels], features[:, self.n_mels:]
+        if level_mean is None:
+            level_mean = self.level_mean(features, mask)
+        return torch.stack([sdr, level - level_mean], dim=2).flatten(1, 2)
 
     def level_mean(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Each band's mean window level over the valid frames: (batch, n_rows, frames) -> (batch, n_mels, 1);
         None without window levels."""
         if not self.window_level:
             return None
-        level = features[:, self.n_mels:2 * self.n_mels]
+        level = features[:, self.n_mels:]
         valid = torch.ones_like(level[:, :1]) if mask is None else mask.unsqueeze(1).to(level.dtype)
         return (level * valid).sum(dim=2, keepdim=True) / valid.sum(dim=2, keepdim=True)
 
@@ -116,22 +114,20 @@ class AWSSDR(nn.Module):
     mask_padding=False (default, as the authors) ignores the mask, so zero-padded frames enter the softmax
     and the convolutions; True gives them exactly zero weight, making each estimate independent of its batch.
     window_level=True (not in the paper) takes features with each window's levels below its SDRs
-    (SDRParams(window_level=True)) and lets the attention see them; window_residual=True likewise the windows'
-    fit residuals (SDRParams(window_residual=True)). The T60 mapping sees pooled SDRs only.
+    (SDRParams(window_level=True)) and lets the attention see them; the T60 mapping still sees pooled SDRs.
     """
 
     def __init__(self, n_mels: int = 40, hidden: int = 512, kernel_size: int = 11, pooling: str = "attentive",
-                 mask_padding: bool = False, window_level: bool = False, window_residual: bool = False):
+                 mask_padding: bool = False, window_level: bool = False):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {POOLINGS}")
-        self.n_mels, self.n_rows = n_mels, n_mels * (1 + window_level + window_residual)
+        self.n_mels, self.n_rows = n_mels, 2 * n_mels if window_level else n_mels
         self.mask_padding = mask_padding
         # The authors' training-batch counter; unused by forward, kept so checkpoints round-trip.
         self.register_buffer("step", torch.zeros(1, dtype=torch.long))
         # Attribute names are the authors' (checkpoint keys): est_weight = pooling, estRT = T60 mapping.
-        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level, window_residual)
-                           if pooling == "attentive"
+        self.est_weight = (AttentivePooling(n_mels, kernel_size, window_level) if pooling == "attentive"
                            else MeanPooling(n_mels))
         self.estRT = T60Mapping(n_mels, hidden)
         self.reset_parameters()

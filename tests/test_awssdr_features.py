@@ -7,8 +7,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from awssdr.features import (SDRParams, SilentInputError, fit_residual, log_mel_spectrogram, mel_filterbank,
-                             sliding_slopes, spectral_decay_rates)
+from awssdr.features import (SDRParams, SilentInputError, log_mel_spectrogram, mel_filterbank, sliding_slopes,
+                             spectral_decay_rates)
 
 UTTERANCES = ("utt1", "utt2", "utt3")
 FS = 16000
@@ -155,28 +155,6 @@ def test_window_levels_are_each_windows_mean_log_mel_below_the_unchanged_slopes(
         SDRParams(window_level="yes")
 
 
-def test_window_residuals_are_each_windows_rms_distance_from_its_fitted_line_and_vanish_on_a_straight_decay():
-    wave = noise(9000)
-    features = spectral_decay_rates(wave, SDRParams(window_level=True, window_residual=True))
-    log_mel = log_mel_spectrogram(wave)
-    assert features.shape == (120, spectral_decay_rates(wave).shape[1])
-    np.testing.assert_array_equal(features[:80], spectral_decay_rates(wave, SDRParams(window_level=True)))
-    frames = np.arange(40)
-    for band, window in ((0, 0), (17, 3), (39, 5)):
-        values = log_mel[band, 2 * window:2 * window + 40]
-        line = np.polyval(np.polyfit(frames, values, 1), frames)
-        assert features[80 + band, window] == pytest.approx(np.sqrt(np.mean((values - line) ** 2)), rel=1e-9)
-    straight = torch.linspace(3.0, -9.0, 100, dtype=torch.float64).expand(2, -1)  # a free decay: one line
-    slopes = sliding_slopes(straight, 40, 2, 0.016)
-    assert fit_residual(straight.unfold(-1, 40, 2), slopes, 0.016).max() < 1e-6
-    bent = straight.clamp_min(-3.0)  # the same decay meeting a noise floor
-    assert fit_residual(bent.unfold(-1, 40, 2), sliding_slopes(bent, 40, 2, 0.016), 0.016).max() > 0.3
-    assert SDRParams(window_residual=True).n_rows == 80
-    assert "window_residual" not in SDRParams().record()
-    with pytest.raises(ValueError, match="window_residual"):
-        SDRParams(window_residual=1)
-
-
 def test_params_reject_bad_values_by_name():
     with pytest.raises(ValueError, match="time_step"):
         SDRParams(time_step="frame")
@@ -187,8 +165,7 @@ def test_params_reject_bad_values_by_name():
 def test_keyword_options_build_the_same_params_as_sdrparams_and_restate_none_of_its_defaults():
     wave = noise(9000)
     authors = dict(sample_rate=16000, n_fft=256, hop_length=128, win_length=256, n_mels=40, fit_len=40, fit_hop=2,
-                   mel_sample_rate=22050, spectrum_power=1.0, time_step="window", log_floor=None, window_level=False,
-                   window_residual=False)
+                   mel_sample_rate=22050, spectrum_power=1.0, time_step="window", log_floor=None, window_level=False)
     assert asdict(SDRParams()) == authors
     np.testing.assert_array_equal(spectral_decay_rates(wave, **authors), spectral_decay_rates(wave, SDRParams()))
     clean = dict(sample_rate=8000, n_fft=128, hop_length=64, win_length=128, n_mels=20, fit_len=30, fit_hop=3,

@@ -118,23 +118,3 @@ def test_window_levels_steer_the_attention_whatever_the_recordings_gain_and_padd
     torch.testing.assert_close(model(batch, mask)[0][0], t60[0], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"\(batch, frames, 80\)"):
         model(features[:40].T[None])
-
-
-def test_window_residuals_steer_the_attention_band_by_band_and_the_mapping_pools_the_sdrs_only():
-    torch.manual_seed(0)
-    model = AWSSDR(mask_padding=True, window_level=True, window_residual=True).double()
-    features = torch.cat([random_sdr(30, 0), random_sdr(30, 1) - 6.0, random_sdr(30, 2).abs()])
-    bent = features.clone()
-    bent[80:, 10:20] += 1.0  # windows that fit their line worse
-    louder = features.clone()
-    louder[40:80] += 2.0
-    t60, weight, stat = model(features.T[None])
-    assert (model(bent.T[None])[1] - weight).abs().max() > 1e-6
-    torch.testing.assert_close(model(louder.T[None])[0], t60, rtol=0, atol=1e-12)
-    torch.testing.assert_close(stat, (weight * features[:40].T[None]).sum(dim=1))
-    first = model.est_weight[0]
-    assert first.in_channels == 120 and first.groups == 40  # each band's slope, level and residual together
-    only_residuals = AWSSDR(window_residual=True)
-    assert only_residuals.n_rows == 80 and only_residuals.est_weight.level_mean(features[None, :80]) is None
-    with pytest.raises(ValueError, match=r"\(batch, frames, 120\)"):
-        model(features[:80].T[None])
