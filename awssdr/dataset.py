@@ -88,12 +88,18 @@ def features_of_file(path, params: SDRParams) -> torch.Tensor:
 
 
 def feature_cache_file(manifest: Path, params: SDRParams, cache_dir, stem: str | None = None) -> Path | None:
-    """Where the features of this manifest (its exact bytes) and these parameters are cached, if anywhere;
-    `stem` names the manifest when `manifest` is a staged copy of it."""
+    """Where the features of this manifest and these parameters are cached, if anywhere. The name holds a
+    digest of the manifest's bytes and of each listed file's size and modification time (a missing file, as
+    in a set prepared --features-only, counts as missing), so audio rewritten under an unchanged manifest
+    (a corpus made again) is not served stale features. `stem` names the manifest when `manifest` is a
+    staged copy of it."""
     if cache_dir is None:
         return None
-    stamp = hashlib.sha1(manifest.read_bytes()).hexdigest()[:12]
-    return Path(cache_dir) / f"{stem or manifest.stem}-{stamp}-{params.cache_key()}.pt"
+    digest = hashlib.sha1(manifest.read_bytes())
+    for row in read_manifest(manifest, check_files=False):
+        stat = row["path"].stat() if row["path"].is_file() else None
+        digest.update(f"{stat.st_size}:{stat.st_mtime_ns}\n".encode() if stat else b"missing\n")
+    return Path(cache_dir) / f"{stem or manifest.stem}-{digest.hexdigest()[:12]}-{params.cache_key()}.pt"
 
 
 def save_features(features: list[torch.Tensor], cache: Path) -> None:

@@ -1,5 +1,6 @@
 """AWSSDR end to end: numbered scripts on the tiny default corpus, the feature cache, and estimate_t60.py."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from awssdr.features import SDRParams
 from awssdr.model import AWSSDR, pad_sdr_batch
 from awssdr.recipe import mse_loss
 from speechkit import machine
+from speechkit.manifest import read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -91,6 +93,19 @@ def test_features_are_cached_per_manifest_and_parameters(tiny_corpus, tmp_path, 
     assert all((a == b).all() for a, b in zip(first.features, second.features))
     with pytest.raises(RuntimeError, match="recomputed"):  # other parameters, another cache entry
         T60Dataset(manifest, SDRParams(fit_len=30), tmp_path, progress=False)
+
+
+def test_rewritten_audio_under_the_same_manifest_is_not_served_from_the_cache(tiny_corpus, tmp_path):
+    shutil.copytree(tiny_corpus / "t60", tmp_path / "t60")
+    manifest, cache = tmp_path / "t60" / "valid.csv", tmp_path / "cache"
+    before = T60Dataset(manifest, SDRParams(), cache, progress=False)
+    first_wav = read_manifest(manifest)[0]["path"]
+    wave, rate = sf.read(first_wav)
+    sf.write(first_wav, wave[::-1], rate)  # new audio, same length and manifest bytes (a corpus made again)
+    after = T60Dataset(manifest, SDRParams(), cache, progress=False)
+    assert not torch.equal(before.features[0], after.features[0])
+    assert all(torch.equal(a, b) for a, b in zip(before.features[1:], after.features[1:]))
+    assert len(list(cache.glob("valid-*.pt"))) == 2
 
 
 def test_estimate_t60_reports_bad_files_and_estimates_the_rest(reference_dir, tmp_path):
