@@ -12,7 +12,7 @@ from speechkit.audio import read_audio
 from speechkit.manifest import read_manifest
 from speechkit.corpus.default_corpus import SPLITS, make_default_corpus
 from speechkit.corpus.fixed_sets import MIXTURE_SPLITS, MIXTURE_TYPES, TEST_SNRS_DB
-from speechkit.corpus.noise import coloured_noise, mix_at_snr, steady_part
+from speechkit.corpus.noise import coloured_noise, mix_at_snr
 from speechkit.corpus.rooms import T60MeasurementError, measure_t60
 from speechkit.corpus.sentences import random_sentence
 from speechkit.corpus.synthesis import SynthesisError, require_engines
@@ -83,20 +83,6 @@ def test_brown_noise_is_darker_than_pink_than_white():
         power = np.abs(np.fft.rfft(coloured_noise(32000, colour, rng))) ** 2
         low_share[colour] = power[: power.size // 8].sum() / power.sum()  # below 1 kHz
     assert low_share["white"] < low_share["pink"] < low_share["brown"]
-
-
-def test_steady_part_drops_a_noise_clips_fade_in_and_fade_out():
-    rng = np.random.default_rng(0)
-    steady = coloured_noise(32000, "pink", rng)  # 2 s
-    fade_in = coloured_noise(8000, "pink", rng) * np.logspace(-2, 0, 8000)  # -40 dB up to the steady level
-    fade_out = coloured_noise(24000, "pink", rng) * np.logspace(0, -2, 24000)  # 1.5 s down 40 dB
-    wave = np.concatenate([fade_in, steady, fade_out])
-    kept = steady_part(wave, 16000)
-    start = int(np.flatnonzero(wave == kept[0])[0])
-    # the steady 2 s stay whole; of the fades, at most their frames within 6 dB of the median level
-    assert 8000 - 3200 <= start <= 8000 and 40000 <= start + len(kept) <= 40000 + 4800
-    np.testing.assert_array_equal(kept, wave[start:start + len(kept)])
-    assert len(steady_part(steady, 16000)) == len(steady)  # a steady clip stays whole
 
 
 def test_missing_engine_names_the_apt_packages(monkeypatch):

@@ -5,7 +5,7 @@ from the valid / test pools by the same code (speechkit.corpus.fixed_sets). Layo
 mono WAV; manifest paths are relative to the manifest's folder), one stage each:
   speech/{split}/ID.wav + speech/{split}.csv       synthetic utterances (Debian TTS voices): path, voice, kind, ...
   recorded/{split}/ID.wav + recorded/{split}.csv   real recorded speech from Debian packages: path, voice, kind, source
-  noise/{split}/ID.wav + noise/{split}.csv         real recorded noise clips (a disjoint part of each clip's steady part per split)
+  noise/{split}/ID.wav + noise/{split}.csv         real recorded noise clips (a disjoint part of each clip per split)
   rirs/{split}/ID.wav + rirs/{split}.csv           simulated rooms' RIRs (24-bit WAV) labelled with the measured t60_s
   t60/{valid,test}/ + t60/{valid,test}.csv         reverberant (+noisy) speech: path, t60_s, snr_db, noise, voice, kind
   lrs2mix/{cv,tt}/{mix,s1,s2}/ + lrs2mix/{cv,tt}.csv   two-speaker mixtures (LRS2-2Mix layout), type per mixture
@@ -32,7 +32,6 @@ from speechkit.drawn_data import MixtureDraw, Pools, T60Draw
 from speechkit.manifest import read_manifest, write_manifest
 from speechkit.corpus.building import chunks, clear_output, process_pool, run_chunks, software_versions
 from speechkit.corpus.fixed_sets import MIXTURE_SPLITS, write_mixture_set, write_t60_set
-from speechkit.corpus.noise import steady_part
 from speechkit.corpus.recorded import find_noise_clips, find_recorded_speech, load_recorded, split_of_speaker
 from speechkit.corpus.rooms import RIR_BITS, T60_RANGE_S, random_room_rir
 from speechkit.corpus.synthesis import SAMPLE_RATE, engine_versions, require_engines
@@ -41,8 +40,7 @@ from speechkit.corpus.utterances import plan_utterance, speak_group, speech_grou
 SPLITS = ("train", "valid", "test")
 STAGES = ("speech", "rooms", "t60", "mixtures", "recorded", "noise")
 OUTPUT_NAMES = ("speech", "recorded", "noise", "rirs", "t60", "lrs2mix", "corpus.json")
-NOISE_SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # of each recorded noise clip's steady part, in time order
-NOISE_STEADY_DB = 6.0  # a clip's steady part: its frames from the first to the last within 6 dB of its median level
+NOISE_SPLIT_FRACTIONS = (0.6, 0.2, 0.2)  # of each recorded noise clip, in time order
 TEST_MIXTURE_S = 3.0
 
 
@@ -112,11 +110,10 @@ def _recorded_tasks(out_dir: Path, per_speaker: int) -> list[tuple]:
 
 
 def _write_noise(out_dir: Path) -> dict[str, list[dict]]:
-    """Each recorded noise clip's steady part (without its fade-in and fade-out) cut in time into disjoint
-    train / valid / test parts."""
+    """Each recorded noise clip cut in time into disjoint train / valid / test parts."""
     rows = {split: [] for split in SPLITS}
     for index, clip in enumerate(find_noise_clips()):
-        wave = steady_part(read_audio(clip, SAMPLE_RATE, channel=0)[0], SAMPLE_RATE, NOISE_STEADY_DB)
+        wave = read_audio(clip, SAMPLE_RATE, channel=0)[0]
         edges = np.round(np.cumsum([0, *NOISE_SPLIT_FRACTIONS]) * len(wave)).astype(int)
         for split, start, stop in zip(SPLITS, edges[:-1], edges[1:]):
             name = f"{split}_noise{index:03d}"
@@ -167,7 +164,6 @@ def _settings(scale: str, seed: int) -> dict:
         "scale": scale, "seed": seed,
         "sizes": {k: (v._asdict() if isinstance(v, tuple) else v) for k, v in asdict(sizes).items()},
         "options": {"sample_rate": SAMPLE_RATE, "t60_range_s": T60_RANGE_S, "test_mixture_s": TEST_MIXTURE_S,
-                    "noise_steady_db": NOISE_STEADY_DB,
                     "t60_draw": asdict(T60Draw()), "mixture_draw": asdict(MixtureDraw())}})
 
 

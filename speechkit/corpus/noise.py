@@ -1,5 +1,5 @@
-"""Waveform helpers for the corpora: coloured (white / pink / brown) and babble noise, the steady part of a
-recorded noise clip, mixing at a power SNR, random crops, and scaling to a drawn peak with TPDF dither."""
+"""Waveform helpers for the corpora: coloured (white / pink / brown) and babble noise, mixing at a power SNR,
+random crops, and scaling to a drawn peak with TPDF dither."""
 import numpy as np
 import scipy.fft
 
@@ -34,20 +34,6 @@ def babble(talkers: list[np.ndarray], num_samples: int, rng: np.random.Generator
         gain = 10 ** (rng.uniform(-3, 3) / 20)
         total += gain * looped / np.sqrt(np.mean(talker**2))
     return (total / np.sqrt(np.mean(total**2))).astype(np.float32)
-
-
-def steady_part(wave: np.ndarray, sample_rate: int, below_median_db: float = 6.0, frame_s: float = 0.1) -> np.ndarray:
-    """`wave` without its fade-in and fade-out: from the first to the last `frame_s` frame whose level is at
-    most `below_median_db` under the median frame level. Sound samples fade in and out over seconds (Sonic Pi's
-    ambi_sauna falls 40 dB in its last 1.5 s); looped as noise, a fade reads as a room's decay."""
-    frame = max(1, round(frame_s * sample_rate))
-    count = len(wave) // frame
-    if count < 2:
-        return wave
-    levels_db = 10 * np.log10(np.mean(wave[:count * frame].reshape(count, frame) ** 2, axis=1) + 1e-20)
-    loud = np.flatnonzero(levels_db >= np.median(levels_db) - below_median_db)
-    stop = len(wave) if loud[-1] == count - 1 else (loud[-1] + 1) * frame
-    return wave[loud[0] * frame:stop]
 
 
 def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
